@@ -1,0 +1,145 @@
+//! One file per command: it turns parsed flags into settings (checking them against the environment),
+//! calls a workflow, and prints the report. Shared here: the [`Context`] every command gets.
+
+pub mod audit;
+pub mod create_user;
+pub mod delete_user;
+pub mod derive;
+pub mod list;
+pub mod migrate_inline_policy;
+pub mod regions;
+pub mod rotate;
+pub mod setup;
+pub mod verify;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::CommandFactory;
+use tokio::sync::OnceCell;
+
+use crate::aws::{Aws, AwsOptions};
+use crate::cli::{Cli, Command, GlobalArgs, Shell};
+use crate::error::{usage, Outcome};
+use crate::output::Printer;
+
+
+/// What every command gets: the global options, the printer, and AWS loaded on first use (offline
+/// commands never load it).
+pub struct Context {
+    pub global: GlobalArgs,
+    pub printer: Printer,
+    aws: OnceCell<Aws>,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Self {
+        let printer = Printer::new(&global);
+        Context { global, printer, aws: OnceCell::new() }
+    }
+
+    /// The AWS options from the global flags.
+    pub fn aws_options(&self) -> anyhow::Result<AwsOptions> {
+        if let Some(url) = &self.global.endpoint_url {
+            crate::validate::endpoint_url(url)?;
+        }
+        Ok(AwsOptions {
+            profile: self.global.profile.clone(),
+            region: self.single_region()?.map(str::to_string),
+            endpoint_url: self.global.endpoint_url.clone(),
+            max_attempts: self.global.max_attempts,
+            attempt_timeout: Duration::from_secs(self.global.api_timeout),
+        })
+    }
+
+    /// AWS, loaded once.
+    pub async fn aws(&self) -> anyhow::Result<&Aws> {
+        let options = self.aws_options()?;
+        Ok(self.aws.get_or_init(|| Aws::load(&options)).await)
+    }
+
+    /// `--region`, given at most once (only `derive` takes several).
+    pub fn single_region(&self) -> anyhow::Result<Option<&str>> {
+        match self.global.region.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.as_str())),
+            many => Err(usage(format!(
+                "--region is given {} times; only `derive` takes more than one",
+                many.len()
+            ))),
+        }
+    }
+
+    /// The SES region for an SMTP credential: `--region`, else the AWS config chain; checked against
+    /// the table. None found is a usage error.
+    pub async fn smtp_region(&self, allow_unknown: bool) -> anyhow::Result<String> {
+        let region = match self.single_region()? {
+            Some(r) => r.to_string(),
+            None => self.aws().await?.region().ok_or_else(|| {
+                usage("no region given: pass --region REGION (or set AWS_REGION or a profile region) \
+                       for the SES region the SMTP credential is for")
+            })?,
+        };
+        crate::regions::check(&region, allow_unknown).map_err(|e| usage(e.to_string()))
+    }
+
+    /// Asks the operator to confirm a destructive step; `--yes` skips it. Off a terminal, without
+    /// `--yes`, it refuses (exit 2) rather than guess.
+    pub fn confirm(&self, question: &str) -> anyhow::Result<bool> {
+        use std::io::{BufRead, IsTerminal, Write};
+        if self.global.yes {
+            return Ok(true);
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(usage(format!(
+                "{question} needs confirmation: stdin is not a terminal, so pass --yes"
+            )));
+        }
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).context("reading the confirmation")?;
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    }
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let ctx = Context::new(cli.global);
+    match cli.command {
+        Command::Derive(args) => derive::exec(&ctx, args).await,
+        Command::Regions => regions::exec(&ctx),
+        Command::Setup => setup::exec(&ctx).await,
+        Command::CreateUser(args) => create_user::exec(&ctx, args).await,
+        Command::Rotate(args) => rotate::exec(&ctx, args).await,
+        Command::MigrateInlinePolicy(args) => migrate_inline_policy::exec(&ctx, args).await,
+        Command::Audit(args) => audit::exec(&ctx, args).await,
+        Command::List(args) => list::exec(&ctx, args).await,
+        Command::DeleteUser(args) => delete_user::exec(&ctx, args).await,
+        Command::Verify(args) => verify::exec(&ctx, args).await,
+        Command::Completions(args) => completions(args.shell),
+        Command::Man => man(),
+    }
+}
+
+fn completions(shell: Shell) -> anyhow::Result<Outcome> {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Powershell => S::PowerShell,
+        Shell::Elvish => S::Elvish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "sesctl", &mut out);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+    Ok(Outcome::Done)
+}
+
+fn man() -> anyhow::Result<Outcome> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+    Ok(Outcome::Done)
+}

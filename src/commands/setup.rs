@@ -1,0 +1,19 @@
+//! `sesctl setup`: idempotently make the sending group ready.
+
+use super::Context;
+use crate::error::Outcome;
+use crate::workflows::setup;
+
+pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
+    let aws = ctx.aws().await?;
+    let iam = aws.iam();
+    let caller = aws.caller().await?;
+    let state = setup::inspect(&iam, &caller).await?;
+    if ctx.global.dry_run {
+        ctx.printer.result(&state.plan())?;
+        return Ok(Outcome::Done);
+    }
+    let report = setup::apply(&iam, &state).await?;
+    ctx.printer.result(&report)?;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,188 @@
+//! What reaches the terminal: the result on stdout (text, JSON or CSV), and logs, progress and status
+//! lines on stderr only, so `-o json` output is always one clean JSON document.
+
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{ColorChoice, GlobalArgs, OutputFormat};
+
+/// Sets up tracing on stderr. `-q` shows errors only, the default warnings, `-v` sesctl's info and
+/// debug, `-vv` the SDK's debug too, `-vvv` trace. `RUST_LOG` replaces the level choice. The SDK's HTTP
+/// layers are capped at debug whatever is asked, because at trace they print request and response
+/// bodies, and those carry secrets (CreateAccessKey, CreateSecret, PutSecretValue).
+pub fn init_logging(global: &GlobalArgs) {
+    let base = match (global.quiet, global.verbose) {
+        (q, _) if q > 0 => "error".to_string(),
+        // aws_config warns (with a debug dump) when a region source such as IMDS is unreachable,
+        // which is normal off EC2; those show from -vv on.
+        (_, 0) => "warn,aws_config=error".to_string(),
+        (_, 1) => "warn,aws_config=error,sesctl=debug".to_string(),
+        (_, 2) => "debug".to_string(),
+        _ => "trace".to_string(),
+    };
+    let directives = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty()).unwrap_or(base);
+    let caps = [
+        "aws_smithy_runtime=debug",
+        "aws_smithy_runtime_api=debug",
+        "aws_smithy_http_client=debug",
+        "aws_smithy_http=debug",
+        "aws_smithy_types=debug",
+        "aws_sigv4=debug",
+        "aws_runtime=debug",
+        "aws_config=debug",
+        "aws_sdk_iam=debug",
+        "aws_sdk_secretsmanager=debug",
+        "aws_sdk_sts=debug",
+        "aws_sdk_sso=debug",
+        "aws_sdk_ssooidc=debug",
+        "hyper=info",
+        "hyper_util=info",
+        "h2=info",
+        "rustls=info",
+        "lettre=info",
+    ];
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
+        .parse_lossy(&directives);
+    // Only trace is capped: adding these at lower levels would raise targets the user kept quiet.
+    if directives.contains("trace") {
+        for cap in caps {
+            if let Ok(d) = cap.parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
+    let ansi = use_color(global.color, std::io::stderr().is_terminal());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(global.verbose >= 2)
+        .without_time()
+        .try_init();
+}
+
+/// Whether to colour output: never with NO_COLOR or `--color never`, always with `--color always`,
+/// otherwise only on a terminal.
+pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Never => false,
+        ColorChoice::Always => true,
+        ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+/// Owns stdout (the result) and the status lines on stderr.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub format: OutputFormat,
+    quiet: bool,
+    pub color: bool,
+    pub stderr_is_terminal: bool,
+}
+
+impl Printer {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let stderr_is_terminal = std::io::stderr().is_terminal();
+        Printer {
+            format: global.output,
+            quiet: global.quiet > 0,
+            color: use_color(global.color, std::io::stdout().is_terminal()),
+            stderr_is_terminal,
+        }
+    }
+
+    /// Prints a command's result: JSON for `-o json`, its `Display` otherwise.
+    pub fn result<T: Serialize + Display>(&self, value: &T) -> anyhow::Result<()> {
+        match self.format {
+            OutputFormat::Json => self.json(value),
+            _ => self.text(value),
+        }
+    }
+
+    /// Prints one pretty JSON document and a newline.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Prints text as it is.
+    pub fn text<T: Display + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        write!(out, "{value}")?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// A status line on stderr for people (not shown with -q).
+    pub fn status(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// A warning on stderr (not shown with -q).
+    pub fn warn(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("sesctl: warning: {message}");
+        }
+    }
+
+    /// Whether a progress bar may be drawn: stderr is a terminal, not quiet, not JSON.
+    pub fn show_progress(&self) -> bool {
+        self.stderr_is_terminal && !self.quiet && self.format != OutputFormat::Json
+    }
+}
+
+/// Lays rows out in aligned columns (two spaces apart), the header first.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                let pad = widths[i] - cell.chars().count() + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["A", "LONGER"], &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]]);
+        assert_eq!(t, "A    LONGER\nxyz  1\nq    22\n");
+    }
+
+    #[test]
+    fn color_rules() {
+        assert!(!use_color(ColorChoice::Never, true));
+        assert!(use_color(ColorChoice::Always, false));
+        assert!(!use_color(ColorChoice::Auto, false));
+    }
+}

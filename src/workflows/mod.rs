@@ -1,0 +1,63 @@
+//! Workflows: each is a plan (a plain value listing the API calls it will make, printed by `--dry-run`)
+//! and an executor that carries it out and walks back what it did when a later step fails.
+//! Workflows see sesctl's own types only; the SDK stays inside `aws`.
+
+pub mod setup;
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One API call a workflow will make (or made), with what it acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedCall {
+    /// The action in IAM policy form, e.g. `iam:CreateUser`.
+    pub action: String,
+    /// What it acts on, e.g. `user ses-smtp-user.20241001-101500`.
+    pub target: String,
+}
+
+impl PlannedCall {
+    pub fn new(action: &str, target: impl Into<String>) -> Self {
+        PlannedCall { action: action.to_string(), target: target.into() }
+    }
+}
+
+/// What a command would do: the calls that change things, in order, and notes for the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub command: String,
+    pub calls: Vec<PlannedCall>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(command: &str) -> Self {
+        Plan { command: command.to_string(), ..Plan::default() }
+    }
+
+    pub fn call(&mut self, action: &str, target: impl Into<String>) {
+        self.calls.push(PlannedCall::new(action, target));
+    }
+
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Plan for `sesctl {}` (dry run: nothing is changed):", self.command)?;
+        if self.calls.is_empty() {
+            writeln!(f, "  nothing to change")?;
+        }
+        for (i, c) in self.calls.iter().enumerate() {
+            writeln!(f, "  {}. {:<34} {}", i + 1, c.action, c.target)?;
+        }
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! `sesctl audit` against real services on loopback.

@@ -1,0 +1,1 @@
+//! `sesctl create-user` against real services on loopback.

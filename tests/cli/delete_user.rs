@@ -1,0 +1,1 @@
+//! `sesctl delete-user` against real services on loopback.

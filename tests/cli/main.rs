@@ -1,0 +1,15 @@
+//! sesctl's integration tests: one test binary, the built `sesctl` run as a user would, against real
+//! services on loopback (moto for AWS, aiosmtpd for SMTP).
+
+mod support;
+
+mod audit;
+mod aws_client;
+mod create_user;
+mod delete_user;
+mod derive;
+mod migrate;
+mod regions;
+mod rotate;
+mod setup;
+mod verify;

@@ -1,0 +1,1 @@
+//! `sesctl migrate` against real services on loopback.

@@ -1,0 +1,1 @@
+//! `sesctl rotate` against real services on loopback.

@@ -1,0 +1,1 @@
+//! `sesctl setup` against real services on loopback.

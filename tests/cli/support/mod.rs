@@ -1,0 +1,403 @@
+//! Test support shared by every integration test: real services on loopback (a moto server, the
+//! fault-injecting proxy), a runner for the built `sesctl` binary, and SDK clients to read AWS state
+//! back independently of the code under test.
+//!
+//! Services are started through `tests/support/guard.py`, which stops them when this test process
+//! ends (its stdin pipe closes), so no run leaves a server behind.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const TEST_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+pub const TEST_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn support_script(name: &str) -> PathBuf {
+    repo_root().join("tests/support").join(name)
+}
+
+pub fn python() -> String {
+    std::env::var("SESCTL_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// A free loopback port (the OS picks it; a tiny race remains, covered by start-up retries).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A process started through the guard; killed when dropped, and in any case when the test process
+/// ends.
+pub struct Guarded {
+    child: Child,
+    _stdin: Option<ChildStdin>,
+}
+
+impl Guarded {
+    pub fn start(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Guarded {
+        let mut cmd = Command::new(python());
+        cmd.arg(support_script("guard.py")).arg(program).args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
+        let stdin = child.stdin.take();
+        Guarded { child, _stdin: stdin }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        // Closing stdin makes the guard stop its service; then reap it.
+        self._stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.0 request on loopback; returns (status, body).
+pub fn http(method: &str, url: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = TcpStream::connect(hostport)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn wait_until_answers(url: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok((status, _)) = http("GET", url, "") {
+            if status > 0 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not answer at {url} within 60 s (is `pip install 'moto[server]'` done?)");
+}
+
+/// A moto server on a loopback port.
+pub struct Moto {
+    pub url: String,
+    _process: Guarded,
+}
+
+impl Moto {
+    /// A moto server of its own, for tests that need an account nobody else touches (audits that
+    /// count users, `--all` runs). Stopped when dropped.
+    pub fn dedicated() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// A moto server with extra environment (e.g. INITIAL_NO_AUTH_ACTION_COUNT for IAM enforcement).
+    pub fn start_with(envs: &[(&str, &str)]) -> Moto {
+        let port = free_port().to_string();
+        let process = Guarded::start(
+            &python(),
+            &["-m", "moto.server", "-H", "127.0.0.1", "-p", &port],
+            envs,
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        wait_until_answers(&format!("{url}/moto-api/"), "moto_server");
+        Moto { url, _process: process }
+    }
+
+    /// Clears every resource in this server (only for dedicated servers: the shared one is used by
+    /// tests in parallel, which keep apart by name prefix instead).
+    pub fn reset(&self) {
+        let (status, _) = http("POST", &format!("{}/moto-api/reset", self.url), "").unwrap();
+        assert_eq!(status, 200, "moto reset");
+    }
+}
+
+/// The moto server shared by the tests of this run; each test keeps to its own name prefix.
+pub fn moto() -> &'static Moto {
+    static SHARED: OnceLock<Moto> = OnceLock::new();
+    SHARED.get_or_init(Moto::dedicated)
+}
+
+/// A unique name prefix for one test, so tests run in parallel against one server.
+pub fn prefix(test: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let clean: String = test.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect();
+    format!("t{}{}-{clean}", std::process::id() % 100_000, n)
+}
+
+/// The fault-injecting proxy (tests/support/fault_proxy.py) in front of a moto server.
+pub struct FaultProxy {
+    pub url: String,
+    _process: Child,
+    _stdin: ChildStdin,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &Moto) -> FaultProxy {
+        let mut child = Command::new(python())
+            .arg(support_script("fault_proxy.py"))
+            .args(["--upstream", &upstream.url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the fault proxy");
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line.trim().parse().expect("the proxy prints its port");
+        FaultProxy { url: format!("http://127.0.0.1:{port}"), _process: child, _stdin: stdin }
+    }
+
+    /// Replaces the rules (a JSON list; see fault_proxy.py).
+    pub fn set_rules(&self, rules: serde_json::Value) {
+        let (status, _) = http("POST", &format!("{}/__proxy/rules", self.url), &rules.to_string()).unwrap();
+        assert_eq!(status, 200);
+    }
+
+    /// The actions seen so far, in order, with the fault applied to each (if any).
+    pub fn log(&self) -> Vec<(String, Option<String>)> {
+        let (_, body) = http("GET", &format!("{}/__proxy/log", self.url), "").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap_or_default().to_string(),
+                    e["fault"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    pub fn actions(&self) -> Vec<String> {
+        self.log().into_iter().map(|(a, _)| a).collect()
+    }
+
+    pub fn reset(&self) {
+        http("POST", &format!("{}/__proxy/reset", self.url), "").unwrap();
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self._process.kill();
+        let _ = self._process.wait();
+    }
+}
+
+/// The result of one `sesctl` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (wanted {code})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        self.assert_code(0)
+    }
+
+    /// stdout and stderr together, for searching for leaked secrets.
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A `sesctl` invocation with a clean environment: no AWS config files, no profile, no IMDS, test
+/// credentials, and (when given) an endpoint.
+pub struct Sesctl {
+    cmd: Command,
+    stdin: Vec<u8>,
+}
+
+pub fn sesctl_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sesctl")
+}
+
+pub fn home_dir() -> &'static Path {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+impl Sesctl {
+    /// sesctl with no AWS endpoint (offline commands).
+    pub fn offline() -> Sesctl {
+        let mut cmd = Command::new(sesctl_bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home_dir())
+            .env("AWS_CONFIG_FILE", home_dir().join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home_dir().join("no-credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1");
+        Sesctl { cmd, stdin: Vec::new() }
+    }
+
+    /// sesctl against an endpoint (moto or a proxy in front of it) with the test credentials.
+    pub fn at(endpoint: &str) -> Sesctl {
+        let mut s = Sesctl::offline();
+        s.cmd
+            .env("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_MAX_ATTEMPTS", "2")
+            .env("AWS_RETRY_MODE", "standard");
+        s
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.stdin = bytes.as_ref().to_vec();
+        self
+    }
+
+    /// Starts the process without waiting (for kill tests).
+    pub fn spawn(mut self) -> Child {
+        self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn sesctl");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&self.stdin).unwrap();
+        drop(stdin);
+        child
+    }
+
+    pub fn run(self) -> Run {
+        let child = self.spawn();
+        let out = child.wait_with_output().expect("wait for sesctl");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A tokio runtime for the SDK clients the tests use to read state back.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap());
+    rt.block_on(f)
+}
+
+fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let creds = aws_credential_types::Credentials::new(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, None, None, "tests");
+    block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds)
+            .load(),
+    )
+}
+
+/// Sets the test credentials in this process's environment, for tests that call the library's own
+/// AWS loader (which reads the standard chain). Every test sets the same values, so order is moot.
+pub fn library_env() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        std::env::set_var("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY);
+        std::env::set_var("AWS_CONFIG_FILE", home_dir().join("no-config"));
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", home_dir().join("no-credentials"));
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::remove_var("AWS_REGION");
+        std::env::remove_var("AWS_DEFAULT_REGION");
+    });
+}
+
+/// An IAM client straight from the SDK, for reading state back.
+pub fn iam(endpoint: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk_config(endpoint))
+}
+
+/// A Secrets Manager client straight from the SDK, in `region`.
+pub fn secretsmanager(endpoint: &str, region: &str) -> aws_sdk_secretsmanager::Client {
+    let conf = aws_sdk_secretsmanager::config::Builder::from(&sdk_config(endpoint))
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
+}

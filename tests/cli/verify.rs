@@ -1,0 +1,1 @@
+//! `sesctl verify` against real services on loopback.

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""A fault-injecting reverse proxy in front of moto, for sesctl's tests.
+
+It forwards every request to the upstream moto server unchanged (headers included, so signatures
+still match) and, for requests whose API action matches a rule, answers with a fault instead:
+
+  error     an AWS error response (IAM: query-protocol XML; Secrets Manager: JSON) with `code`
+            (default ServiceFailure) and `status` (default 500)
+  throttle  the service's throttling error (IAM `Throttling`, Secrets Manager `ThrottlingException`)
+  drop      close the connection without answering
+  hang      hold the request open for `seconds` (default 300), then drop it
+  after     forward the request, then drop the connection instead of relaying the answer (the call
+            took effect but the caller never hears so)
+
+Control API (on the same port):
+  POST /__proxy/rules   body: JSON list of rules, replacing the current ones
+  GET  /__proxy/log     JSON list of {"action", "fault"} for every request seen
+  POST /__proxy/reset   clear rules and log
+
+A rule: {"action": "CreateAccessKey", "fault": "error", "status": 500, "code": "ServiceFailure",
+         "match": "substring the request body or target must contain", "times": 1,
+         "skip": 0, "probability": 1.0, "seconds": 300}
+`times` counts faults injected (absent: every match); `skip` lets the first N matches through.
+
+Usage: fault_proxy.py --upstream http://127.0.0.1:PORT  (prints its port on stdout; exits when stdin
+closes).
+"""
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+RULES = []
+LOG = []
+UPSTREAM = None
+RNG = random.Random(1234)
+
+
+def action_of(headers, body: bytes, path: str) -> str:
+    target = headers.get("X-Amz-Target")
+    if target:
+        return target.split(".")[-1]
+    query = urllib.parse.urlparse(path).query
+    for source in (body.decode("utf-8", "replace"), query):
+        fields = urllib.parse.parse_qs(source)
+        if "Action" in fields:
+            return fields["Action"][0]
+    return ""
+
+
+def pick_rule(action: str, body: bytes):
+    text = body.decode("utf-8", "replace")
+    with LOCK:
+        for rule in RULES:
+            if rule.get("action") not in (action, "*"):
+                continue
+            if rule.get("match") and rule["match"] not in text and rule["match"] not in urllib.parse.unquote_plus(text):
+                continue
+            if rule.get("skip", 0) > 0:
+                rule["skip"] -= 1
+                continue
+            if "times" in rule and rule["times"] <= 0:
+                continue
+            if RNG.random() >= rule.get("probability", 1.0):
+                continue
+            if "times" in rule:
+                rule["times"] -= 1
+            return dict(rule)
+    return None
+
+
+def error_body(json_protocol: bool, code: str, message: str):
+    if json_protocol:
+        return "application/x-amz-json-1.1", json.dumps({"__type": code, "message": message}).encode()
+    xml = (
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    )
+    return "text/xml", xml.encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status: int, content_type: str, body: bytes, extra=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _control(self, body: bytes) -> bool:
+        global RULES, LOG
+        if not self.path.startswith("/__proxy/"):
+            return False
+        if self.path == "/__proxy/rules" and self.command == "POST":
+            with LOCK:
+                RULES = json.loads(body or b"[]")
+            self._reply(200, "application/json", b"{}")
+        elif self.path == "/__proxy/log":
+            with LOCK:
+                data = json.dumps(LOG).encode()
+            self._reply(200, "application/json", data)
+        elif self.path == "/__proxy/reset":
+            with LOCK:
+                RULES = []
+                LOG = []
+            self._reply(200, "application/json", b"{}")
+        else:
+            self._reply(404, "text/plain", b"unknown control path")
+        return True
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self._control(body):
+            return
+        action = action_of(self.headers, body, self.path)
+        rule = pick_rule(action, body)
+        fault = rule["fault"] if rule else None
+        with LOCK:
+            LOG.append({"action": action, "fault": fault})
+        json_protocol = bool(self.headers.get("X-Amz-Target"))
+        if fault == "drop":
+            return self._drop()
+        if fault == "hang":
+            time.sleep(float(rule.get("seconds", 300)))
+            return self._drop()
+        if fault == "throttle":
+            code = "ThrottlingException" if json_protocol else "Throttling"
+            ctype, data = error_body(json_protocol, code, "Rate exceeded")
+            return self._reply(400, ctype, data)
+        if fault == "error":
+            ctype, data = error_body(json_protocol, rule.get("code", "ServiceFailure"), rule.get("message", "injected failure"))
+            return self._reply(int(rule.get("status", 500)), ctype, data)
+        status, headers, data = self._forward(body)
+        if fault == "after":
+            return self._drop()
+        self._reply(status, headers.get("Content-Type", "text/xml"), data,
+                    {k: v for k, v in headers.items() if k.lower().startswith("x-amz")})
+
+    def _forward(self, body: bytes):
+        url = urllib.parse.urlparse(UPSTREAM)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        out_headers = {k: v for k, v in resp.getheaders()}
+        conn.close()
+        return resp.status, out_headers, data
+
+    do_GET = _handle
+    do_POST = _handle
+    do_PUT = _handle
+    do_DELETE = _handle
+
+
+def main() -> int:
+    global UPSTREAM
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    UPSTREAM = args.upstream
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_address[1], flush=True)
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, KeyboardInterrupt):
+        pass
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
