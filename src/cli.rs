@@ -76,9 +76,11 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Derive the SMTP password from a secret access key (offline)
-    #[command(after_help = "Examples:\n  printf '%s' \"$SECRET\" | sesctl derive --region eu-west-1\n  \
+    #[command(
+        after_help = "Examples:\n  printf '%s' \"$SECRET\" | sesctl derive --region eu-west-1\n  \
         sesctl derive --region us-east-1 --region eu-west-1 -o json < secret.txt\n  \
-        sesctl derive --from-credentials --profile smtp-sender --region us-east-1")]
+        sesctl derive --from-credentials --profile smtp-sender --region us-east-1"
+    )]
     Derive(DeriveArgs),
     /// List the regions that have an SES SMTP endpoint
     #[command(after_help = "Examples:\n  sesctl regions\n  sesctl regions -o json")]
@@ -87,22 +89,28 @@ pub enum Command {
     #[command(after_help = "Examples:\n  sesctl setup --dry-run\n  sesctl setup")]
     Setup,
     /// Create an IAM user with SMTP credentials, as the SES console does
-    #[command(after_help = "Examples:\n  sesctl create-user app-mailer --region eu-west-1 --secret-name smtp/app-mailer\n  \
+    #[command(
+        after_help = "Examples:\n  sesctl create-user app-mailer --region eu-west-1 --secret-name smtp/app-mailer\n  \
         sesctl create-user --region us-east-1 --csv credentials.csv\n  \
-        sesctl create-user app-mailer --region us-east-1 --dry-run")]
+        sesctl create-user app-mailer --region us-east-1 --dry-run"
+    )]
     CreateUser(CreateUserArgs),
     /// Give a user a new access key and SMTP password without a gap in service
-    #[command(after_help = "Examples:\n  sesctl rotate app-mailer --secret-name smtp/app-mailer\n  \
+    #[command(
+        after_help = "Examples:\n  sesctl rotate app-mailer --secret-name smtp/app-mailer\n  \
         sesctl rotate app-mailer --secret-name smtp/app-mailer --old-key keep\n  \
-        sesctl rotate app-mailer --secret-name smtp/app-mailer --finish")]
+        sesctl rotate app-mailer --secret-name smtp/app-mailer --finish"
+    )]
     Rotate(RotateArgs),
     /// Move pre-September-2024 SMTP users from their inline policy onto the group
     #[command(after_help = "Examples:\n  sesctl migrate-inline-policy --all --dry-run\n  \
         sesctl migrate-inline-policy ses-smtp-user.20230101-120000\n  sesctl migrate-inline-policy --all --yes")]
     MigrateInlinePolicy(MigrateArgs),
     /// Report the account's SMTP users with findings (old keys, legacy passwords, inline policies)
-    #[command(after_help = "Examples:\n  sesctl audit\n  sesctl audit --fail-on error -o json\n  \
-        sesctl audit --max-key-age 180 -o csv > audit.csv")]
+    #[command(
+        after_help = "Examples:\n  sesctl audit\n  sesctl audit --fail-on error -o json\n  \
+        sesctl audit --max-key-age 180 -o csv > audit.csv"
+    )]
     Audit(AuditArgs),
     /// List the account's SMTP users and their access keys
     #[command(after_help = "Examples:\n  sesctl list\n  sesctl list -o json")]
@@ -116,8 +124,10 @@ pub enum Command {
         printf '%s' \"$SMTP_PASSWORD\" | sesctl verify --username AKIA... --region eu-west-1")]
     Verify(VerifyArgs),
     /// Print a shell completion script
-    #[command(after_help = "Examples:\n  sesctl completions bash > /etc/bash_completion.d/sesctl\n  \
-        sesctl completions zsh > \"${fpath[1]}/_sesctl\"")]
+    #[command(
+        after_help = "Examples:\n  sesctl completions bash > /etc/bash_completion.d/sesctl\n  \
+        sesctl completions zsh > \"${fpath[1]}/_sesctl\""
+    )]
     Completions(CompletionsArgs),
     /// Print the man page (roff)
     #[command(after_help = "Examples:\n  sesctl man > sesctl.1 && man ./sesctl.1")]

@@ -85,14 +85,18 @@ mod tests {
 
     #[test]
     fn usage_errors_exit_2_even_with_context() {
-        let e = Err::<(), _>(usage("bad region")).context("reading flags").unwrap_err();
+        let e = Err::<(), _>(usage("bad region"))
+            .context("reading flags")
+            .unwrap_err();
         assert_eq!(exit_code_for(&e), 2);
         assert_eq!(exit_code_for(&anyhow::anyhow!("boom")), 1);
     }
 
     #[test]
     fn render_is_one_line_without_verbose() {
-        let e = Err::<(), _>(anyhow::anyhow!("AccessDenied")).context("creating user x").unwrap_err();
+        let e = Err::<(), _>(anyhow::anyhow!("AccessDenied"))
+            .context("creating user x")
+            .unwrap_err();
         let line = render(&e, false);
         assert_eq!(line, "sesctl: error: creating user x: AccessDenied");
         assert!(!line.contains('\n'));

@@ -50,7 +50,10 @@ pub fn parse_secret(mut raw: Zeroizing<Vec<u8>>, what: &str) -> anyhow::Result<S
              or run on a terminal to be prompted"
         )));
     }
-    if let Some(pos) = raw.iter().position(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if let Some(pos) = raw
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(usage(format!(
             "the {what} contains whitespace or a control character (at byte {} of {}); give the {what} \
              alone, optionally followed by one newline",

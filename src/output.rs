@@ -23,7 +23,10 @@ pub fn init_logging(global: &GlobalArgs) {
         (_, 2) => "debug".to_string(),
         _ => "trace".to_string(),
     };
-    let directives = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty()).unwrap_or(base);
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(base);
     let caps = [
         "aws_smithy_runtime=debug",
         "aws_smithy_runtime_api=debug",
@@ -175,7 +178,10 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(&["A", "LONGER"], &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]]);
+        let t = table(
+            &["A", "LONGER"],
+            &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]],
+        );
         assert_eq!(t, "A    LONGER\nxyz  1\nq    22\n");
     }
 

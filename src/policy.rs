@@ -42,7 +42,9 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
 
 /// Parses a policy document; `None` if it is not a JSON object.
 pub fn parse(document: &str) -> Option<Value> {
-    serde_json::from_str::<Value>(document).ok().filter(Value::is_object)
+    serde_json::from_str::<Value>(document)
+        .ok()
+        .filter(Value::is_object)
 }
 
 /// Whether some Allow statement names `action` (directly or by wildcard) and no Deny statement
@@ -53,7 +55,9 @@ pub fn allows(document: &str, action: &str) -> bool {
     let mut allowed = false;
     for st in statements(&doc) {
         let effect = st.get("Effect").and_then(Value::as_str).unwrap_or_default();
-        let names = strings(st.get("Action")).iter().any(|p| action_matches(p, action));
+        let names = strings(st.get("Action"))
+            .iter()
+            .any(|p| action_matches(p, action));
         if effect == "Allow" && names {
             allowed = true;
         }
@@ -83,7 +87,9 @@ pub fn differences_from_sending_policy(document: &str) -> Vec<String> {
         }
         let actions = strings(st.get("Action"));
         if actions.len() != 1 || !actions[0].eq_ignore_ascii_case(SEND_RAW_EMAIL) {
-            diffs.push(format!("statement {n} allows {actions:?}, not only \"ses:SendRawEmail\""));
+            diffs.push(format!(
+                "statement {n} allows {actions:?}, not only \"ses:SendRawEmail\""
+            ));
         }
         if st.get("NotAction").is_some() {
             diffs.push(format!("statement {n} uses NotAction"));

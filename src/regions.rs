@@ -37,7 +37,11 @@ macro_rules! region {
         region!($code, $name, None)
     };
     ($code:literal, $name:literal, fips) => {
-        region!($code, $name, Some(concat!("email-smtp-fips.", $code, ".amazonaws.com")))
+        region!(
+            $code,
+            $name,
+            Some(concat!("email-smtp-fips.", $code, ".amazonaws.com"))
+        )
     };
     ($code:literal, $name:literal, $fips:expr) => {
         region!($code, $name, $fips, GENERAL_REFERENCE)
@@ -75,7 +79,12 @@ pub static REGIONS: &[Region] = &[
     region!("eu-north-1", "Europe (Stockholm)"),
     region!("sa-east-1", "South America (Sao Paulo)"),
     region!("us-gov-west-1", "AWS GovCloud (US-West)", fips),
-    region!("us-gov-east-1", "AWS GovCloud (US-East)", None, SMTP_CREDENTIALS_EXAMPLE),
+    region!(
+        "us-gov-east-1",
+        "AWS GovCloud (US-East)",
+        None,
+        SMTP_CREDENTIALS_EXAMPLE
+    ),
 ];
 
 /// Looks a region up in the table.
@@ -172,7 +181,13 @@ mod tests {
 
     #[test]
     fn documented_exclusions_are_refused() {
-        for r in ["af-south-1", "ap-southeast-3", "eu-south-1", "il-central-1", "me-south-1"] {
+        for r in [
+            "af-south-1",
+            "ap-southeast-3",
+            "eu-south-1",
+            "il-central-1",
+            "me-south-1",
+        ] {
             assert_eq!(check(r, false), Err(RegionError::NoSmtpEndpoint(r.to_string())));
             assert_eq!(check(r, true), Ok(r.to_string()));
         }
@@ -182,7 +197,16 @@ mod tests {
     fn region_shapes() {
         assert!(looks_like_region("us-gov-west-1"));
         assert!(looks_like_region("mx-central-1"));
-        for bad in ["", "us", "us-east", "US-EAST-1", "us_east_1", "us-east-1a", "us-east-1; rm", "-east-1"] {
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us_east_1",
+            "us-east-1a",
+            "us-east-1; rm",
+            "-east-1",
+        ] {
             assert!(!looks_like_region(bad), "{bad:?}");
             assert!(matches!(check(bad, true), Err(RegionError::Malformed(_))));
         }

@@ -73,7 +73,10 @@ impl serde::Serialize for Secret {
 pub fn disable_core_dumps() {
     #[cfg(unix)]
     {
-        let limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: setrlimit only reads the struct we pass; failure is reported by the return value.
         unsafe {
             libc::setrlimit(libc::RLIMIT_CORE, &limit);

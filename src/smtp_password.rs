@@ -52,7 +52,7 @@ pub fn smtp_password_v4_bytes(secret_access_key: &str, region: &str) -> Zeroizin
 /// The v4 SMTP password for `region`, derived from a secret access key.
 pub fn smtp_password_v4(secret_access_key: &Secret, region: &str) -> Secret {
     let raw = smtp_password_v4_bytes(secret_access_key.expose(), region);
-    Secret::new(STANDARD.encode(&*raw))
+    Secret::new(STANDARD.encode(&raw[..]))
 }
 
 /// The legacy v2 SMTP password. Only for recognising old passwords in tests and diagnostics.
@@ -61,7 +61,7 @@ pub fn smtp_password_v2(secret_access_key: &Secret) -> Secret {
     let mut raw = Zeroizing::new([0u8; 33]);
     raw[0] = VERSION_V2;
     raw[1..].copy_from_slice(&*k);
-    Secret::new(STANDARD.encode(&*raw))
+    Secret::new(STANDARD.encode(&raw[..]))
 }
 
 /// What kind of SMTP password a string is, judged from its shape alone.
@@ -97,7 +97,10 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/smtp_password.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/vectors/smtp_password.json"
+        );
         let text = std::fs::read_to_string(path).expect("the shared vectors are readable");
         serde_json::from_str(&text).expect("the shared vectors are JSON")
     }
@@ -111,7 +114,12 @@ mod tests {
             let secret = Secret::new(case["secret"].as_str().unwrap().to_string());
             let region = case["region"].as_str().unwrap();
             let got = smtp_password_v4(&secret, region);
-            assert_eq!(got.expose(), case["password"].as_str().unwrap(), "vector from {}", case["source"]);
+            assert_eq!(
+                got.expose(),
+                case["password"].as_str().unwrap(),
+                "vector from {}",
+                case["source"]
+            );
             assert_eq!(password_version(&got), PasswordVersion::V4);
             assert!(got.expose().starts_with('B'));
         }
@@ -125,7 +133,12 @@ mod tests {
         for case in cases {
             let secret = Secret::new(case["secret"].as_str().unwrap().to_string());
             let expected = Secret::new(case["password"].as_str().unwrap().to_string());
-            assert_eq!(smtp_password_v2(&secret), expected, "vector from {}", case["source"]);
+            assert_eq!(
+                smtp_password_v2(&secret),
+                expected,
+                "vector from {}",
+                case["source"]
+            );
             assert_eq!(password_version(&expected), PasswordVersion::V2);
             assert!(expected.expose().starts_with('A'));
         }
@@ -133,8 +146,18 @@ mod tests {
 
     #[test]
     fn unknown_shapes_are_not_mistaken_for_passwords() {
-        for s in ["", "hello", "BMXhUYlu5Z3gSXVQORxlVa7XPaz91aGWdfHxvkOZdWZ", "!!!!", "AAAA"] {
-            assert_eq!(password_version(&Secret::new(s.to_string())), PasswordVersion::Unknown, "{s:?}");
+        for s in [
+            "",
+            "hello",
+            "BMXhUYlu5Z3gSXVQORxlVa7XPaz91aGWdfHxvkOZdWZ",
+            "!!!!",
+            "AAAA",
+        ] {
+            assert_eq!(
+                password_version(&Secret::new(s.to_string())),
+                PasswordVersion::Unknown,
+                "{s:?}"
+            );
         }
         // 33 bytes with an unknown version byte.
         let raw = [0x07u8; 33];
@@ -145,6 +168,9 @@ mod tests {
     #[test]
     fn region_changes_the_password() {
         let s = Secret::new("some+secret+key".to_string());
-        assert_ne!(smtp_password_v4(&s, "us-east-1"), smtp_password_v4(&s, "us-east-2"));
+        assert_ne!(
+            smtp_password_v4(&s, "us-east-1"),
+            smtp_password_v4(&s, "us-east-2")
+        );
     }
 }

@@ -49,7 +49,9 @@ pub fn tag(raw: &str) -> anyhow::Result<(String, String)> {
         return Err(usage(format!("tag key '{key}' must be 1 to 128 characters")));
     }
     if value.chars().count() > 256 {
-        return Err(usage(format!("the value of tag '{key}' is longer than 256 characters")));
+        return Err(usage(format!(
+            "the value of tag '{key}' is longer than 256 characters"
+        )));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
         return Err(usage(format!("tag key '{key}' uses the reserved prefix 'aws:'")));
@@ -65,7 +67,10 @@ pub fn tag(raw: &str) -> anyhow::Result<(String, String)> {
 /// All `--tag` values: each valid, no key twice (IAM keys are case-insensitive), at most 50.
 pub fn tags(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     if raw.len() > 50 {
-        return Err(usage(format!("{} tags given; IAM allows at most 50 per user", raw.len())));
+        return Err(usage(format!(
+            "{} tags given; IAM allows at most 50 per user",
+            raw.len()
+        )));
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for r in raw {
@@ -107,7 +112,8 @@ pub fn kms_key_id(id: &str) -> anyhow::Result<()> {
 
 /// An endpoint URL: http or https with a host.
 pub fn endpoint_url(raw: &str) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(raw).map_err(|e| usage(format!("--endpoint-url '{raw}' is not a URL: {e}")))?;
+    let parsed =
+        url::Url::parse(raw).map_err(|e| usage(format!("--endpoint-url '{raw}' is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(usage(format!(
             "--endpoint-url '{raw}' must be an http:// or https:// URL with a host"
@@ -122,7 +128,12 @@ mod tests {
 
     #[test]
     fn user_names() {
-        for ok in ["a", "ses-smtp-user.20240101-120000", "x+y=z,a.b@c_d-e", &"a".repeat(64)] {
+        for ok in [
+            "a",
+            "ses-smtp-user.20240101-120000",
+            "x+y=z,a.b@c_d-e",
+            &"a".repeat(64),
+        ] {
             assert!(user_name(ok).is_ok(), "{ok}");
         }
         for bad in ["", "has space", "sl/ash", "ü", "semi;colon", &"a".repeat(65)] {
@@ -144,7 +155,13 @@ mod tests {
         assert_eq!(tag("team=mail ops").unwrap(), ("team".into(), "mail ops".into()));
         assert_eq!(tag("empty=").unwrap(), ("empty".into(), "".into()));
         assert_eq!(tag("k=a=b").unwrap(), ("k".into(), "a=b".into()));
-        for bad in ["noequals", "=v", "aws:x=1", "k=v;", &format!("{}=v", "k".repeat(129))] {
+        for bad in [
+            "noequals",
+            "=v",
+            "aws:x=1",
+            "k=v;",
+            &format!("{}=v", "k".repeat(129)),
+        ] {
             assert!(tag(bad).is_err(), "{bad}");
         }
         assert!(tags(&["a=1".into(), "A=2".into()]).is_err());

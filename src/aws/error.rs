@@ -63,13 +63,21 @@ fn kind_for_code(code: &str) -> ErrorKind {
         "NoSuchEntity" | "ResourceNotFoundException" => ErrorKind::NotFound,
         "EntityAlreadyExists" | "ResourceExistsException" => ErrorKind::AlreadyExists,
         "LimitExceeded" | "LimitExceededException" => ErrorKind::LimitExceeded,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "InvalidClientTokenId"
-        | "SignatureDoesNotMatch" | "ExpiredToken" => ErrorKind::AccessDenied,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "InvalidClientTokenId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken" => ErrorKind::AccessDenied,
         "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             ErrorKind::Throttled
         }
-        "ValidationError" | "InvalidInput" | "MalformedPolicyDocument" | "InvalidParameterException"
-        | "InvalidRequestException" | "InvalidParameterValue" => ErrorKind::Invalid,
+        "ValidationError"
+        | "InvalidInput"
+        | "MalformedPolicyDocument"
+        | "InvalidParameterException"
+        | "InvalidRequestException"
+        | "InvalidParameterValue" => ErrorKind::Invalid,
         _ => ErrorKind::Other,
     }
 }
@@ -104,7 +112,11 @@ where
                     e.message().unwrap_or("no message").to_string(),
                 ),
                 None if status == 429 => (ErrorKind::Throttled, None, format!("HTTP {status}")),
-                None => (ErrorKind::Other, None, format!("the service answered HTTP {status}")),
+                None => (
+                    ErrorKind::Other,
+                    None,
+                    format!("the service answered HTTP {status}"),
+                ),
             }
         }
         SdkError::TimeoutError(_) => (ErrorKind::Timeout, None, "no response in time".to_string()),
@@ -116,16 +128,32 @@ where
         SdkError::DispatchFailure(_) => (
             ErrorKind::Network,
             None,
-            format!("could not reach the endpoint or the connection broke ({})", display_chain(&err)),
+            format!(
+                "could not reach the endpoint or the connection broke ({})",
+                display_chain(&err)
+            ),
         ),
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
-            let kind = if status == 429 { ErrorKind::Throttled } else { ErrorKind::Network };
-            (kind, None, format!("the response could not be read (HTTP {status})"))
+            let kind = if status == 429 {
+                ErrorKind::Throttled
+            } else {
+                ErrorKind::Network
+            };
+            (
+                kind,
+                None,
+                format!("the response could not be read (HTTP {status})"),
+            )
         }
         _ => (ErrorKind::Other, None, display_chain(&err)),
     };
-    AwsError { kind, action, code, message }
+    AwsError {
+        kind,
+        action,
+        code,
+        message,
+    }
 }
 
 #[cfg(test)]

@@ -114,13 +114,24 @@ impl Iam {
     }
 
     /// iam:CreateUser (and iam:TagUser when tags are given).
-    pub async fn create_user(&self, name: &str, path: Option<&str>, tags: &[(String, String)]) -> Result<User, AwsError> {
+    pub async fn create_user(
+        &self,
+        name: &str,
+        path: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<User, AwsError> {
         let mut req = self.client.create_user().user_name(name);
         if let Some(p) = path {
             req = req.path(p);
         }
         for (k, v) in tags {
-            req = req.tags(Tag::builder().key(k).value(v).build().expect("key and value are set"));
+            req = req.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value are set"),
+            );
         }
         let out = req.send().await.map_err(|e| classify("iam:CreateUser", e))?;
         let u = out.user().ok_or_else(|| AwsError {
@@ -150,11 +161,20 @@ impl Iam {
 
     /// iam:ListUserTags (all pages).
     pub async fn list_user_tags(&self, name: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let mut pages = self.client.list_user_tags().user_name(name).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_user_tags()
+            .user_name(name)
+            .into_paginator()
+            .send();
         let mut tags = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("iam:ListUserTags", e))?;
-            tags.extend(page.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())));
+            tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
         }
         Ok(tags)
     }
@@ -173,7 +193,14 @@ impl Iam {
 
     /// iam:GetGroup (first page only: used to learn whether the group exists).
     pub async fn group_exists(&self, group: &str) -> Result<bool, AwsError> {
-        match self.client.get_group().group_name(group).max_items(1).send().await {
+        match self
+            .client
+            .get_group()
+            .group_name(group)
+            .max_items(1)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => {
                 let e = classify("iam:GetGroup", e);
@@ -223,7 +250,12 @@ impl Iam {
 
     /// iam:ListGroupsForUser (all pages): the names of the user's groups.
     pub async fn list_groups_for_user(&self, user: &str) -> Result<Vec<String>, AwsError> {
-        let mut pages = self.client.list_groups_for_user().user_name(user).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_groups_for_user()
+            .user_name(user)
+            .into_paginator()
+            .send();
         let mut groups = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("iam:ListGroupsForUser", e))?;
@@ -265,7 +297,12 @@ impl Iam {
 
     /// iam:ListGroupPolicies (all pages): names of the group's inline policies.
     pub async fn list_group_policies(&self, group: &str) -> Result<Vec<String>, AwsError> {
-        let mut pages = self.client.list_group_policies().group_name(group).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_group_policies()
+            .group_name(group)
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("iam:ListGroupPolicies", e))?;
@@ -276,7 +313,14 @@ impl Iam {
 
     /// iam:GetGroupPolicy: the decoded document of an inline group policy, `None` if absent.
     pub async fn get_group_policy(&self, group: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        match self.client.get_group_policy().group_name(group).policy_name(policy).send().await {
+        match self
+            .client
+            .get_group_policy()
+            .group_name(group)
+            .policy_name(policy)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(decode_policy_document(out.policy_document()))),
             Err(e) => {
                 let e = classify("iam:GetGroupPolicy", e);
@@ -292,7 +336,12 @@ impl Iam {
     // ---- managed policies ----
 
     /// iam:CreatePolicy: returns the new policy's ARN.
-    pub async fn create_policy(&self, name: &str, document: &str, description: &str) -> Result<String, AwsError> {
+    pub async fn create_policy(
+        &self,
+        name: &str,
+        document: &str,
+        description: &str,
+    ) -> Result<String, AwsError> {
         let out = self
             .client
             .create_policy()
@@ -312,7 +361,11 @@ impl Iam {
             Ok(out) => out.policy,
             Err(e) => {
                 let e = classify("iam:GetPolicy", e);
-                return if e.is(ErrorKind::NotFound) { Ok(None) } else { Err(e) };
+                return if e.is(ErrorKind::NotFound) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
             }
         };
         let Some(version) = policy.and_then(|p| p.default_version_id) else {
@@ -336,7 +389,12 @@ impl Iam {
 
     /// iam:ListUserPolicies (all pages): names of the user's inline policies.
     pub async fn list_user_policies(&self, user: &str) -> Result<Vec<String>, AwsError> {
-        let mut pages = self.client.list_user_policies().user_name(user).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_user_policies()
+            .user_name(user)
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("iam:ListUserPolicies", e))?;
@@ -347,7 +405,14 @@ impl Iam {
 
     /// iam:GetUserPolicy: the decoded document, `None` if absent.
     pub async fn get_user_policy(&self, user: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        match self.client.get_user_policy().user_name(user).policy_name(policy).send().await {
+        match self
+            .client
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(policy)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(decode_policy_document(out.policy_document()))),
             Err(e) => {
                 let e = classify("iam:GetUserPolicy", e);
@@ -443,7 +508,12 @@ impl Iam {
 
     /// iam:ListAccessKeys (all pages).
     pub async fn list_access_keys(&self, user: &str) -> Result<Vec<AccessKey>, AwsError> {
-        let mut pages = self.client.list_access_keys().user_name(user).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_access_keys()
+            .user_name(user)
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("iam:ListAccessKeys", e))?;
@@ -457,7 +527,12 @@ impl Iam {
     }
 
     /// iam:UpdateAccessKey.
-    pub async fn set_access_key_status(&self, user: &str, key_id: &str, status: KeyStatus) -> Result<(), AwsError> {
+    pub async fn set_access_key_status(
+        &self,
+        user: &str,
+        key_id: &str,
+        status: KeyStatus,
+    ) -> Result<(), AwsError> {
         let status = match status {
             KeyStatus::Active => StatusType::Active,
             KeyStatus::Inactive => StatusType::Inactive,

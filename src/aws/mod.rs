@@ -5,6 +5,7 @@
 //! and return sesctl's own types. Every failure becomes an [`error::AwsError`] with a small
 //! [`error::ErrorKind`], so workflows never inspect SDK errors themselves.
 
+pub mod account;
 pub mod error;
 pub mod iam;
 pub mod secrets;
@@ -64,7 +65,9 @@ impl Aws {
                 .operation_attempt_timeout(options.attempt_timeout)
                 .build(),
         );
-        Aws { config: loader.load().await }
+        Aws {
+            config: loader.load().await,
+        }
     }
 
     /// The region the configuration resolved, if any.
@@ -83,8 +86,8 @@ impl Aws {
 
     /// The Secrets Manager client for `region` (the SMTP credential's region, where its secret lives).
     pub fn secrets(&self, region: &str) -> secrets::Secrets {
-        let builder =
-            aws_sdk_secretsmanager::config::Builder::from(&self.config).region(Region::new(region.to_string()));
+        let builder = aws_sdk_secretsmanager::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()));
         secrets::Secrets::new(aws_sdk_secretsmanager::Client::from_conf(builder.build()))
     }
 
@@ -104,7 +107,12 @@ impl Aws {
         let arn = out.arn().unwrap_or_default().to_string();
         Ok(Caller {
             account: out.account().unwrap_or_default().to_string(),
-            partition: arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string(),
+            partition: arn
+                .split(':')
+                .nth(1)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("aws")
+                .to_string(),
             arn,
         })
     }
@@ -115,10 +123,9 @@ impl Aws {
             .config
             .credentials_provider()
             .ok_or_else(|| anyhow::anyhow!("no AWS credentials are configured"))?;
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| anyhow::anyhow!("could not resolve AWS credentials: {}", error::display_chain(&e)))?;
+        let creds = provider.provide_credentials().await.map_err(|e| {
+            anyhow::anyhow!("could not resolve AWS credentials: {}", error::display_chain(&e))
+        })?;
         Ok(ResolvedCredentials {
             access_key_id: creds.access_key_id().to_string(),
             secret_access_key: Secret::new(creds.secret_access_key().to_string()),

@@ -69,7 +69,12 @@ impl Secrets {
                 tags: out
                     .tags()
                     .iter()
-                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
                     .collect(),
                 deleted: out.deleted_date().map(to_utc),
             })),
@@ -108,7 +113,10 @@ impl Secrets {
         for (k, v) in tags {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
-        let out = req.send().await.map_err(|e| classify("secretsmanager:CreateSecret", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify("secretsmanager:CreateSecret", e))?;
         Ok(out.arn().unwrap_or_default().to_string())
     }
 
@@ -140,7 +148,13 @@ impl Secrets {
 
     /// secretsmanager:PutSecretValue: a new version with the given staging labels; `version_id` is
     /// the client request token, so a retry of the same call stores nothing twice.
-    pub async fn put_value(&self, secret_id: &str, value: &Secret, stages: &[&str], version_id: &str) -> Result<String, AwsError> {
+    pub async fn put_value(
+        &self,
+        secret_id: &str,
+        value: &Secret,
+        stages: &[&str],
+        version_id: &str,
+    ) -> Result<String, AwsError> {
         let mut req = self
             .client
             .put_secret_value()
@@ -150,13 +164,26 @@ impl Secrets {
         for s in stages {
             req = req.version_stages(*s);
         }
-        let out = req.send().await.map_err(|e| classify("secretsmanager:PutSecretValue", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify("secretsmanager:PutSecretValue", e))?;
         Ok(out.version_id().unwrap_or_default().to_string())
     }
 
     /// secretsmanager:UpdateSecretVersionStage: moves `stage` to `to_version` (and off `from_version`).
-    pub async fn move_stage(&self, secret_id: &str, stage: &str, to_version: Option<&str>, from_version: Option<&str>) -> Result<(), AwsError> {
-        let mut req = self.client.update_secret_version_stage().secret_id(secret_id).version_stage(stage);
+    pub async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to_version: Option<&str>,
+        from_version: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let mut req = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage(stage);
         if let Some(v) = to_version {
             req = req.move_to_version_id(v);
         }
@@ -177,7 +204,9 @@ impl Secrets {
             Some(days) => req.recovery_window_in_days(days),
             None => req.force_delete_without_recovery(true),
         };
-        req.send().await.map_err(|e| classify("secretsmanager:DeleteSecret", e))?;
+        req.send()
+            .await
+            .map_err(|e| classify("secretsmanager:DeleteSecret", e))?;
         Ok(())
     }
 }

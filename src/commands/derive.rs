@@ -116,7 +116,10 @@ fn no_region() -> anyhow::Error {
 /// The region from the environment and the profile files only: no credentials, no network (no IMDS).
 async fn offline_region(profile: Option<&str>) -> Option<String> {
     use aws_config::meta::region::ProvideRegion;
-    if let Some(r) = aws_config::environment::EnvironmentVariableRegionProvider::new().region().await {
+    if let Some(r) = aws_config::environment::EnvironmentVariableRegionProvider::new()
+        .region()
+        .await
+    {
         return Some(r.to_string());
     }
     let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();

@@ -23,7 +23,6 @@ use crate::cli::{Cli, Command, GlobalArgs, Shell};
 use crate::error::{usage, Outcome};
 use crate::output::Printer;
 
-
 /// What every command gets: the global options, the printer, and AWS loaded on first use (offline
 /// commands never load it).
 pub struct Context {
@@ -35,7 +34,11 @@ pub struct Context {
 impl Context {
     pub fn new(global: GlobalArgs) -> Self {
         let printer = Printer::new(&global);
-        Context { global, printer, aws: OnceCell::new() }
+        Context {
+            global,
+            printer,
+            aws: OnceCell::new(),
+        }
     }
 
     /// The AWS options from the global flags.
@@ -76,8 +79,10 @@ impl Context {
         let region = match self.single_region()? {
             Some(r) => r.to_string(),
             None => self.aws().await?.region().ok_or_else(|| {
-                usage("no region given: pass --region REGION (or set AWS_REGION or a profile region) \
-                       for the SES region the SMTP credential is for")
+                usage(
+                    "no region given: pass --region REGION (or set AWS_REGION or a profile region) \
+                       for the SES region the SMTP credential is for",
+                )
             })?,
         };
         crate::regions::check(&region, allow_unknown).map_err(|e| usage(e.to_string()))
@@ -98,7 +103,10 @@ impl Context {
         eprint!("{question} [y/N] ");
         std::io::stderr().flush().ok();
         let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer).context("reading the confirmation")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .context("reading the confirmation")?;
         Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
     }
 }

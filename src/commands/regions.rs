@@ -28,7 +28,10 @@ impl fmt::Display for RegionTable {
             })
             .collect();
         f.write_str(&table(&["REGION", "NAME", "SMTP HOST", "FIPS SMTP HOST"], &rows))?;
-        writeln!(f, "\nPorts: 587, 2587 and 25 with STARTTLS; 465 and 2465 with implicit TLS.")
+        writeln!(
+            f,
+            "\nPorts: 587, 2587 and 25 with STARTTLS; 465 and 2465 with implicit TLS."
+        )
     }
 }
 

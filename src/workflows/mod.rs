@@ -19,7 +19,10 @@ pub struct PlannedCall {
 
 impl PlannedCall {
     pub fn new(action: &str, target: impl Into<String>) -> Self {
-        PlannedCall { action: action.to_string(), target: target.into() }
+        PlannedCall {
+            action: action.to_string(),
+            target: target.into(),
+        }
     }
 }
 
@@ -34,7 +37,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(command: &str) -> Self {
-        Plan { command: command.to_string(), ..Plan::default() }
+        Plan {
+            command: command.to_string(),
+            ..Plan::default()
+        }
     }
 
     pub fn call(&mut self, action: &str, target: impl Into<String>) {
@@ -48,7 +54,11 @@ impl Plan {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Plan for `sesctl {}` (dry run: nothing is changed):", self.command)?;
+        writeln!(
+            f,
+            "Plan for `sesctl {}` (dry run: nothing is changed):",
+            self.command
+        )?;
         if self.calls.is_empty() {
             writeln!(f, "  nothing to change")?;
         }

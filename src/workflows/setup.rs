@@ -44,17 +44,25 @@ impl SetupState {
     pub fn plan(&self) -> Plan {
         let mut plan = Plan::new("setup");
         if self.group_exists && self.inline_policy {
-            plan.note(format!("group {GROUP} already grants sending through its inline policy {POLICY}"));
+            plan.note(format!(
+                "group {GROUP} already grants sending through its inline policy {POLICY}"
+            ));
             return plan;
         }
         if !self.managed_policy_exists {
-            plan.call("iam:CreatePolicy", format!("policy {POLICY} (policies/ses-sending-access.json)"));
+            plan.call(
+                "iam:CreatePolicy",
+                format!("policy {POLICY} (policies/ses-sending-access.json)"),
+            );
         }
         if !self.group_exists {
             plan.call("iam:CreateGroup", format!("group {GROUP}"));
         }
         if !self.managed_policy_attached {
-            plan.call("iam:AttachGroupPolicy", format!("{} to group {GROUP}", self.policy_arn));
+            plan.call(
+                "iam:AttachGroupPolicy",
+                format!("{} to group {GROUP}", self.policy_arn),
+            );
         }
         if plan.calls.is_empty() {
             plan.note(format!("group {GROUP} already has policy {POLICY} attached"));
@@ -72,7 +80,8 @@ impl SetupState {
 /// A policy named `AmazonSesSendingAccess` that does not allow `ses:SendRawEmail` is an error.
 pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
     let policy_arn = caller.policy_arn(POLICY);
-    let (group_exists, managed_doc) = tokio::try_join!(iam.group_exists(GROUP), iam.get_policy_document(&policy_arn))?;
+    let (group_exists, managed_doc) =
+        tokio::try_join!(iam.group_exists(GROUP), iam.get_policy_document(&policy_arn))?;
     if let Some(doc) = &managed_doc {
         if !policy::allows(doc, SEND_RAW_EMAIL) {
             anyhow::bail!(
@@ -91,8 +100,10 @@ pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
     if !group_exists {
         return Ok(state);
     }
-    let (inline_names, attached) =
-        tokio::try_join!(iam.list_group_policies(GROUP), iam.list_attached_group_policies(GROUP))?;
+    let (inline_names, attached) = tokio::try_join!(
+        iam.list_group_policies(GROUP),
+        iam.list_attached_group_policies(GROUP)
+    )?;
     if inline_names.iter().any(|n| n == POLICY) {
         if let Some(doc) = iam.get_group_policy(GROUP, POLICY).await? {
             if !policy::allows(&doc, SEND_RAW_EMAIL) {
@@ -123,12 +134,23 @@ impl fmt::Display for SetupReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = match self.form {
             PolicyForm::Inline => format!("inline policy {}", self.policy),
-            PolicyForm::Managed => format!("managed policy {}", self.policy_arn.as_deref().unwrap_or(&self.policy)),
+            PolicyForm::Managed => format!(
+                "managed policy {}",
+                self.policy_arn.as_deref().unwrap_or(&self.policy)
+            ),
         };
         if self.changes.is_empty() {
-            writeln!(f, "Group {} is ready: it grants ses:SendRawEmail through the {how}. Nothing changed.", self.group)
+            writeln!(
+                f,
+                "Group {} is ready: it grants ses:SendRawEmail through the {how}. Nothing changed.",
+                self.group
+            )
         } else {
-            writeln!(f, "Group {} is ready: it grants ses:SendRawEmail through the {how}.", self.group)?;
+            writeln!(
+                f,
+                "Group {} is ready: it grants ses:SendRawEmail through the {how}.",
+                self.group
+            )?;
             for c in &self.changes {
                 writeln!(f, "  done: {c}")?;
             }
@@ -154,7 +176,10 @@ pub async fn apply(iam: &Iam, state: &SetupState) -> anyhow::Result<SetupReport>
         if state.managed_policy_exists {
             return Ok(false);
         }
-        match iam.create_policy(POLICY, SENDING_POLICY_DOCUMENT, POLICY_DESCRIPTION).await {
+        match iam
+            .create_policy(POLICY, SENDING_POLICY_DOCUMENT, POLICY_DESCRIPTION)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(false),
             Err(e) => Err(e),
@@ -206,8 +231,16 @@ mod tests {
 
     #[test]
     fn nothing_exists_plans_three_calls_in_order() {
-        let actions: Vec<String> = state(false, false, false, false).plan().calls.into_iter().map(|c| c.action).collect();
-        assert_eq!(actions, ["iam:CreatePolicy", "iam:CreateGroup", "iam:AttachGroupPolicy"]);
+        let actions: Vec<String> = state(false, false, false, false)
+            .plan()
+            .calls
+            .into_iter()
+            .map(|c| c.action)
+            .collect();
+        assert_eq!(
+            actions,
+            ["iam:CreatePolicy", "iam:CreateGroup", "iam:AttachGroupPolicy"]
+        );
     }
 
     #[test]

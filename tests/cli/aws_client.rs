@@ -23,10 +23,14 @@ fn iam_reads_through_the_endpoint_url_with_no_region_configured() {
     block_on(support::iam(&moto.url).create_user().user_name(&name).send()).unwrap();
     let aws = block_on(Aws::load(&options(&moto.url)));
     assert_eq!(aws.region(), None, "the test environment sets no region");
-    let user = block_on(aws.iam().get_user(&name)).unwrap().expect("the user exists");
+    let user = block_on(aws.iam().get_user(&name))
+        .unwrap()
+        .expect("the user exists");
     assert_eq!(user.name, name);
     assert!(user.arn.ends_with(&format!(":user/{name}")), "{}", user.arn);
-    assert!(block_on(aws.iam().get_user(&format!("{name}-missing"))).unwrap().is_none());
+    assert!(block_on(aws.iam().get_user(&format!("{name}-missing")))
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -53,7 +57,10 @@ fn injected_faults_are_classified() {
     assert_eq!(err.kind, ErrorKind::Throttled, "{err}");
     let err = block_on(aws.iam().get_user("denied")).unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied, "{err}");
-    assert!(err.to_string().contains("needs permission for iam:GetUser"), "{err}");
+    assert!(
+        err.to_string().contains("needs permission for iam:GetUser"),
+        "{err}"
+    );
     let log = proxy.log();
     assert_eq!(log.len(), 2, "{log:?}");
 }

@@ -17,7 +17,14 @@ fn derive(stdin: &str, args: &[&str]) -> support::Run {
 #[test]
 fn prints_the_password_alone_for_every_shared_vector() {
     for case in vectors()["v4"].as_array().unwrap() {
-        let run = derive(case["secret"].as_str().unwrap(), &["--region", case["region"].as_str().unwrap(), "--allow-unknown-region"]);
+        let run = derive(
+            case["secret"].as_str().unwrap(),
+            &[
+                "--region",
+                case["region"].as_str().unwrap(),
+                "--allow-unknown-region",
+            ],
+        );
         run.assert_ok();
         assert_eq!(run.stdout, format!("{}\n", case["password"].as_str().unwrap()));
         assert_eq!(run.stderr, "");
@@ -26,7 +33,11 @@ fn prints_the_password_alone_for_every_shared_vector() {
 
 #[test]
 fn trims_one_trailing_lf_or_crlf() {
-    for input in [GUIDE_SECRET.to_string(), format!("{GUIDE_SECRET}\n"), format!("{GUIDE_SECRET}\r\n")] {
+    for input in [
+        GUIDE_SECRET.to_string(),
+        format!("{GUIDE_SECRET}\n"),
+        format!("{GUIDE_SECRET}\r\n"),
+    ] {
         let run = derive(&input, &["--region", "us-east-1"]);
         run.assert_ok();
         assert_eq!(run.stdout, format!("{GUIDE_US_EAST_1}\n"));
@@ -70,7 +81,10 @@ fn several_regions_print_region_tab_password() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(run.stdout, format!("us-east-1\t{GUIDE_US_EAST_1}\nus-east-2\t{expected_east2}\n"));
+    assert_eq!(
+        run.stdout,
+        format!("us-east-1\t{GUIDE_US_EAST_1}\nus-east-2\t{expected_east2}\n")
+    );
 }
 
 #[test]
@@ -85,7 +99,13 @@ fn json_output_has_region_host_and_password() {
 
 #[test]
 fn regions_without_an_endpoint_exit_2_listing_the_valid_ones() {
-    for region in ["af-south-1", "me-south-1", "il-central-1", "eu-south-1", "ap-southeast-3"] {
+    for region in [
+        "af-south-1",
+        "me-south-1",
+        "il-central-1",
+        "eu-south-1",
+        "ap-southeast-3",
+    ] {
         let run = derive(GUIDE_SECRET, &["--region", region]);
         run.assert_code(2);
         assert!(run.stderr.contains(region), "{}", run.stderr);
@@ -96,13 +116,21 @@ fn regions_without_an_endpoint_exit_2_listing_the_valid_ones() {
     run.assert_code(2);
     assert!(run.stderr.contains("is not an AWS region name"), "{}", run.stderr);
     // Allowed explicitly, a well-formed region newer than the table derives.
-    derive(GUIDE_SECRET, &["--region", "af-south-1", "--allow-unknown-region"]).assert_ok();
+    derive(
+        GUIDE_SECRET,
+        &["--region", "af-south-1", "--allow-unknown-region"],
+    )
+    .assert_ok();
     derive(GUIDE_SECRET, &["--region", "bogus", "--allow-unknown-region"]).assert_code(2);
 }
 
 #[test]
 fn region_comes_from_aws_region_when_not_given() {
-    let run = Sesctl::offline().env("AWS_REGION", "us-east-1").args(["derive"]).stdin(GUIDE_SECRET).run();
+    let run = Sesctl::offline()
+        .env("AWS_REGION", "us-east-1")
+        .args(["derive"])
+        .stdin(GUIDE_SECRET)
+        .run();
     run.assert_ok();
     assert_eq!(run.stdout, format!("{GUIDE_US_EAST_1}\n"));
     let run = Sesctl::offline().args(["derive"]).stdin(GUIDE_SECRET).run();
@@ -136,7 +164,14 @@ fn from_credentials_prints_the_user_name_and_password() {
     let run = Sesctl::offline()
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", GUIDE_SECRET)
-        .args(["derive", "--from-credentials", "--region", "us-east-1", "-o", "json"])
+        .args([
+            "derive",
+            "--from-credentials",
+            "--region",
+            "us-east-1",
+            "-o",
+            "json",
+        ])
         .run();
     run.assert_ok();
     assert_eq!(run.json()[0]["smtp_username"], "AKIAIOSFODNN7EXAMPLE");
@@ -145,14 +180,19 @@ fn from_credentials_prints_the_user_name_and_password() {
 
 #[test]
 fn from_credentials_refuses_temporary_credentials() {
-    for (akid, token) in [("ASIAIOSFODNN7EXAMPLE", None), ("AKIAIOSFODNN7EXAMPLE", Some("FwoGZXIvYXdzEXAMPLE"))] {
+    for (akid, token) in [
+        ("ASIAIOSFODNN7EXAMPLE", None),
+        ("AKIAIOSFODNN7EXAMPLE", Some("FwoGZXIvYXdzEXAMPLE")),
+    ] {
         let mut cmd = Sesctl::offline()
             .env("AWS_ACCESS_KEY_ID", akid)
             .env("AWS_SECRET_ACCESS_KEY", GUIDE_SECRET);
         if let Some(t) = token {
             cmd = cmd.env("AWS_SESSION_TOKEN", t);
         }
-        let run = cmd.args(["derive", "--from-credentials", "--region", "us-east-1"]).run();
+        let run = cmd
+            .args(["derive", "--from-credentials", "--region", "us-east-1"])
+            .run();
         run.assert_code(2);
         assert!(run.stderr.contains("temporary credentials"), "{}", run.stderr);
         assert!(!run.all_output().contains(GUIDE_SECRET));
@@ -164,7 +204,13 @@ fn from_credentials_refuses_temporary_credentials() {
 fn derive_is_offline_even_with_an_endpoint_configured() {
     // moto is not needed: an unreachable endpoint changes nothing for plain derive.
     let run = Sesctl::offline()
-        .args(["derive", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:1"])
+        .args([
+            "derive",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+        ])
         .stdin(GUIDE_SECRET)
         .run();
     run.assert_ok();

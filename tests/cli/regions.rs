@@ -8,8 +8,15 @@ fn text_table_lists_every_region_with_hosts() {
     run.assert_ok();
     assert!(run.stdout.starts_with("REGION"), "{}", run.stdout);
     for r in sesctl::regions::REGIONS {
-        let line = run.stdout.lines().find(|l| l.starts_with(&format!("{} ", r.region))).unwrap();
-        assert!(line.contains(&format!("email-smtp.{}.amazonaws.com", r.region)), "{line}");
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", r.region)))
+            .unwrap();
+        assert!(
+            line.contains(&format!("email-smtp.{}.amazonaws.com", r.region)),
+            "{line}"
+        );
     }
     assert!(run.stdout.contains("email-smtp-fips.us-east-1.amazonaws.com"));
     assert!(!run.stdout.contains("af-south-1"));
@@ -29,14 +36,23 @@ fn json_is_one_document_with_ports_and_sources() {
     assert_eq!(us["starttls_ports"], serde_json::json!([25, 587, 2587]));
     assert_eq!(us["tls_ports"], serde_json::json!([465, 2465]));
     assert!(us["source"].as_str().unwrap().starts_with("https://"));
-    assert_eq!(list.iter().find(|r| r["region"] == "eu-west-1").unwrap()["fips_smtp_host"], serde_json::Value::Null);
+    assert_eq!(
+        list.iter().find(|r| r["region"] == "eu-west-1").unwrap()["fips_smtp_host"],
+        serde_json::Value::Null
+    );
 }
 
 #[test]
 fn regions_needs_no_aws_configuration() {
     // A broken endpoint and profile must not matter to an offline command.
     let run = Sesctl::offline()
-        .args(["regions", "--profile", "does-not-exist", "--endpoint-url", "http://127.0.0.1:1"])
+        .args([
+            "regions",
+            "--profile",
+            "does-not-exist",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+        ])
         .run();
     run.assert_ok();
 }

@@ -32,7 +32,11 @@ pub fn python() -> String {
 
 /// A free loopback port (the OS picks it; a tiny race remains, covered by start-up retries).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A process started through the guard; killed when dropped, and in any case when the test process
@@ -101,7 +105,10 @@ pub fn http(method: &str, url: &str, body: &str) -> std::io::Result<(u16, String
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -141,7 +148,10 @@ impl Moto {
         );
         let url = format!("http://127.0.0.1:{port}");
         wait_until_answers(&format!("{url}/moto-api/"), "moto_server");
-        Moto { url, _process: process }
+        Moto {
+            url,
+            _process: process,
+        }
     }
 
     /// Clears every resource in this server (only for dedicated servers: the shared one is used by
@@ -162,7 +172,11 @@ pub fn moto() -> &'static Moto {
 pub fn prefix(test: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let clean: String = test.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect();
+    let clean: String = test
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(20)
+        .collect();
     format!("t{}{}-{clean}", std::process::id() % 100_000, n)
 }
 
@@ -185,9 +199,15 @@ impl FaultProxy {
             .expect("start the fault proxy");
         let stdin = child.stdin.take().unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let port: u16 = line.trim().parse().expect("the proxy prints its port");
-        FaultProxy { url: format!("http://127.0.0.1:{port}"), _process: child, _stdin: stdin }
+        FaultProxy {
+            url: format!("http://127.0.0.1:{port}"),
+            _process: child,
+            _stdin: stdin,
+        }
     }
 
     /// Replaces the rules (a JSON list; see fault_proxy.py).
@@ -238,8 +258,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     #[track_caller]
@@ -290,7 +314,10 @@ impl Sesctl {
             .env("AWS_SHARED_CREDENTIALS_FILE", home_dir().join("no-credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1");
-        Sesctl { cmd, stdin: Vec::new() }
+        Sesctl {
+            cmd,
+            stdin: Vec::new(),
+        }
     }
 
     /// sesctl against an endpoint (moto or a proxy in front of it) with the test credentials.
@@ -336,7 +363,10 @@ impl Sesctl {
 
     /// Starts the process without waiting (for kill tests).
     pub fn spawn(mut self) -> Child {
-        self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = self.cmd.spawn().expect("spawn sesctl");
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(&self.stdin).unwrap();
@@ -358,12 +388,24 @@ impl Sesctl {
 /// A tokio runtime for the SDK clients the tests use to read state back.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    let rt = RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap());
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    });
     rt.block_on(f)
 }
 
 fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    let creds = aws_credential_types::Credentials::new(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, None, None, "tests");
+    let creds = aws_credential_types::Credentials::new(
+        TEST_ACCESS_KEY_ID,
+        TEST_SECRET_ACCESS_KEY,
+        None,
+        None,
+        "tests",
+    );
     block_on(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
