@@ -117,12 +117,27 @@ impl Aws {
         })
     }
 
+    /// Fails early, with advice, when the credential chain finds no credentials: otherwise the first
+    /// API call fails with a dispatch error that reads like a network problem.
+    pub async fn check_credentials(&self) -> Result<(), anyhow::Error> {
+        let provider = self.config.credentials_provider().ok_or_else(no_credentials)?;
+        provider.provide_credentials().await.map_err(|e| {
+            anyhow::anyhow!(
+                "could not load AWS credentials ({}); configure them with AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, a profile (--profile or AWS_PROFILE), SSO (aws sso login) or an \
+                 instance role",
+                error::display_chain(&e)
+            )
+        })?;
+        Ok(())
+    }
+
     /// The static credentials the chain resolves, for `derive --from-credentials`.
     pub async fn resolved_credentials(&self) -> Result<ResolvedCredentials, anyhow::Error> {
         let provider = self
             .config
             .credentials_provider()
-            .ok_or_else(|| anyhow::anyhow!("no AWS credentials are configured"))?;
+            .ok_or_else(no_credentials)?;
         let creds = provider.provide_credentials().await.map_err(|e| {
             anyhow::anyhow!("could not resolve AWS credentials: {}", error::display_chain(&e))
         })?;
@@ -132,6 +147,10 @@ impl Aws {
             has_session_token: creds.session_token().is_some(),
         })
     }
+}
+
+fn no_credentials() -> anyhow::Error {
+    anyhow::anyhow!("no AWS credentials are configured (set a profile, environment variables or SSO)")
 }
 
 /// The identity behind the credentials.

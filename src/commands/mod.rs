@@ -55,10 +55,16 @@ impl Context {
         })
     }
 
-    /// AWS, loaded once.
+    /// AWS, loaded once, with credentials checked so that a missing credential is reported as such.
     pub async fn aws(&self) -> anyhow::Result<&Aws> {
         let options = self.aws_options()?;
-        Ok(self.aws.get_or_init(|| Aws::load(&options)).await)
+        self.aws
+            .get_or_try_init(|| async {
+                let aws = Aws::load(&options).await;
+                aws.check_credentials().await?;
+                Ok::<_, anyhow::Error>(aws)
+            })
+            .await
     }
 
     /// `--region`, given at most once (only `derive` takes several).
