@@ -7,17 +7,21 @@ use crate::support::{self, block_on, FaultProxy, Moto, Sesctl};
 const GROUP: &str = "AWSSESSendingGroupDoNotRename";
 const POLICY: &str = "AmazonSesSendingAccess";
 const POLICY_ARN: &str = "arn:aws:iam::123456789012:policy/AmazonSesSendingAccess";
-const SEND_RAW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
-const SEND_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendEmail","Resource":"*"}]}"#;
+const SEND_RAW: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
+const SEND_ONLY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendEmail","Resource":"*"}]}"#;
 
 /// IAM calls that change something.
 pub fn changes(actions: &[String]) -> Vec<String> {
     actions
         .iter()
         .filter(|a| {
-            ["Create", "Attach", "Put", "Add", "Delete", "Remove", "Detach", "Tag", "Update"]
-                .iter()
-                .any(|p| a.starts_with(p))
+            [
+                "Create", "Attach", "Put", "Add", "Delete", "Remove", "Detach", "Tag", "Update",
+            ]
+            .iter()
+            .any(|p| a.starts_with(p))
         })
         .cloned()
         .collect()
@@ -133,7 +137,11 @@ fn setup_creates_what_is_missing_and_a_second_run_changes_nothing() {
     let mut sorted = first.clone();
     sorted.sort();
     assert_eq!(sorted, ["AttachGroupPolicy", "CreateGroup", "CreatePolicy"]);
-    assert_eq!(first.last().unwrap(), "AttachGroupPolicy", "attached last: {first:?}");
+    assert_eq!(
+        first.last().unwrap(),
+        "AttachGroupPolicy",
+        "attached last: {first:?}"
+    );
 
     acct.proxy.reset();
     let run = acct.setup(&[]);
