@@ -598,12 +598,12 @@ fn dry_run_prints_the_plan_with_target_names_and_changes_nothing() {
     ]);
     run.assert_ok();
     for expected in [
-        format!("iam:CreateUser"),
+        "iam:CreateUser".to_string(),
         format!("user {user} (path /smtp/) tagged team=mail"),
-        format!("iam:AddUserToGroup"),
+        "iam:AddUserToGroup".to_string(),
         format!("user {user} to group {GROUP}"),
-        format!("iam:CreateAccessKey"),
-        format!("secretsmanager:CreateSecret"),
+        "iam:CreateAccessKey".to_string(),
+        "secretsmanager:CreateSecret".to_string(),
         format!("secret {secret_name} in {REGION}"),
     ] {
         assert!(run.stdout.contains(&expected), "{expected}: {}", run.stdout);
