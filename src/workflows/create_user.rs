@@ -413,7 +413,7 @@ async fn fail_owned(
     } else if request.rollback {
         roll_back(iam, secrets, request, &created).await
     } else {
-        keep(iam, request, &created).await
+        keep(iam, secrets, request, &created).await
     };
     CreateUserFailed {
         user_name: request.user_name.clone(),
@@ -498,7 +498,7 @@ async fn roll_back(iam: &Iam, secrets: &Secrets, request: &Request, created: &Cr
 }
 
 /// `--no-rollback`: lists what exists, naming a key whose secret never reached its sink.
-async fn keep(iam: &Iam, request: &Request, created: &Created) -> Aftermath {
+async fn keep(iam: &Iam, secrets: &Secrets, request: &Request, created: &Created) -> Aftermath {
     let name = request.user_name.as_str();
     let mut kept = vec![format!("user {name}")];
     if created.membership {
@@ -517,7 +517,7 @@ async fn keep(iam: &Iam, request: &Request, created: &Created) -> Aftermath {
             ));
         }
     }
-    if let Some(arn) = &created.secret_arn {
+    if let Some(arn) = our_secret(secrets, request, created).await {
         kept.push(format!("secret {arn}"));
     }
     Aftermath::Kept(kept)
