@@ -300,7 +300,15 @@ pub fn sesctl_bin() -> &'static str {
 
 pub fn home_dir() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    HOME.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        // Empty AWS config and credentials files: present (so the SDK does not warn about missing
+        // files) and holding no profile (so nothing from the machine leaks into a test).
+        std::fs::write(dir.path().join("no-config"), "").unwrap();
+        std::fs::write(dir.path().join("no-credentials"), "").unwrap();
+        dir
+    })
+    .path()
 }
 
 impl Sesctl {
