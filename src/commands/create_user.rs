@@ -1,9 +1,100 @@
-//! `sesctl create-user`.
+//! `sesctl create-user`: checks every input (exit 2 before any AWS call), then runs the
+//! [`crate::workflows::create_user`] plan, or prints it with `--dry-run`.
 
 use super::Context;
-use crate::error::Outcome;
+use crate::cli::{CreateUserArgs, OutputFormat};
+use crate::error::{usage, Outcome};
+use crate::validate;
+use crate::workflows::create_user::{self, Request};
+use crate::workflows::deliver::{self, Delivered, Sink};
 
-pub async fn exec(ctx: &Context, args: crate::cli::CreateUserArgs) -> anyhow::Result<Outcome> {
-    let _ = (ctx, args);
-    Err(anyhow::anyhow!("`create-user` is not implemented yet"))
+pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome> {
+    let request = request(ctx, args).await?;
+    let aws = ctx.aws().await?;
+    let prepared = create_user::prepare(aws, request).await?;
+    if ctx.global.dry_run {
+        ctx.printer.result(&prepared.plan())?;
+        return Ok(Outcome::Done);
+    }
+    let sink = prepared.request.sink.clone();
+    let report = create_user::execute(aws, prepared).await?;
+    for w in &report.warnings {
+        ctx.printer.warn(w);
+    }
+    if sink.is_stdout() {
+        // stdout carried the credential itself; the summary goes to stderr.
+        ctx.printer.status(format!(
+            "Created IAM user {} in group {} with access key {} (SMTP credential for {}, {}:{}). \
+             The password above is shown only this once: store it now.",
+            report.user_name,
+            report.group,
+            report.access_key_id,
+            report.region,
+            report.smtp_host,
+            report.smtp_port
+        ));
+    } else {
+        if let Delivered::CsvFile { path } = &report.delivered {
+            ctx.printer.status(format!(
+                "The SMTP credential is in {} (mode 0600).",
+                path.display()
+            ));
+        }
+        ctx.printer.result(&report)?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Turns the flags into a checked request; every failure here is a usage error (exit 2), and none
+/// calls AWS.
+async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request> {
+    if args.verify {
+        return Err(usage(
+            "create-user --verify is not available yet; run create-user without it (and check the \
+             credential later with `sesctl verify`)",
+        ));
+    }
+    let user_name = args
+        .user_name
+        .unwrap_or_else(|| create_user::default_user_name(chrono::Utc::now()));
+    validate::user_name(&user_name)?;
+    if let Some(p) = &args.path {
+        validate::iam_path(p)?;
+    }
+    let tags = validate::tags(&args.tags)?;
+    if let Some(name) = &args.secret_name {
+        validate::secret_name(name)?;
+    }
+    if let Some(k) = &args.kms_key_id {
+        validate::kms_key_id(k)?;
+    }
+    if args.force && args.csv.is_none() {
+        return Err(usage(
+            "--force replaces an existing --csv file; it needs --csv PATH",
+        ));
+    }
+    if let Some(path) = &args.csv {
+        deliver::check_csv_path(path, args.force)?;
+    }
+    let region = ctx.smtp_region(args.allow_unknown_region).await?;
+    let sink = match (args.secret_name, args.csv) {
+        (Some(name), _) => Sink::SecretsManager {
+            name,
+            kms_key_id: args.kms_key_id,
+        },
+        (None, Some(path)) => Sink::CsvFile {
+            path,
+            force: args.force,
+        },
+        (None, None) if ctx.global.output == OutputFormat::Json => Sink::StdoutJson,
+        (None, None) => Sink::StdoutCsv,
+    };
+    Ok(Request {
+        user_name,
+        path: args.path,
+        tags,
+        region,
+        sink,
+        rollback: !args.no_rollback,
+    })
 }

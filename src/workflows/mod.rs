@@ -2,6 +2,8 @@
 //! and an executor that carries it out and walks back what it did when a later step fails.
 //! Workflows see sesctl's own types only; the SDK stays inside `aws`.
 
+pub mod create_user;
+pub mod deliver;
 pub mod rotate;
 pub mod setup;
 

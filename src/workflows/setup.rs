@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Plan;
 use crate::aws::iam::Iam;
-use crate::aws::{Caller, ErrorKind};
+use crate::aws::{AwsError, Caller, ErrorKind};
 use crate::policy::{self, SENDING_POLICY_DOCUMENT, SEND_RAW_EMAIL};
 
 pub const GROUP: &str = "AWSSESSendingGroupDoNotRename";
@@ -80,8 +80,14 @@ impl SetupState {
 /// A policy named `AmazonSesSendingAccess` that does not allow `ses:SendRawEmail` is an error.
 pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
     let policy_arn = caller.policy_arn(POLICY);
-    let (group_exists, managed_doc) =
-        tokio::try_join!(iam.group_exists(GROUP), iam.get_policy_document(&policy_arn))?;
+    // The group's policy lists do not depend on whether the group exists (a missing group answers
+    // NoSuchEntity, read as "none"), so all four reads go out at once.
+    let (group_exists, managed_doc, inline_names, attached) = tokio::try_join!(
+        iam.group_exists(GROUP),
+        iam.get_policy_document(&policy_arn),
+        async { none_if_missing(iam.list_group_policies(GROUP).await) },
+        async { none_if_missing(iam.list_attached_group_policies(GROUP).await) },
+    )?;
     if let Some(doc) = &managed_doc {
         if !policy::allows(doc, SEND_RAW_EMAIL) {
             anyhow::bail!(
@@ -100,10 +106,6 @@ pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
     if !group_exists {
         return Ok(state);
     }
-    let (inline_names, attached) = tokio::try_join!(
-        iam.list_group_policies(GROUP),
-        iam.list_attached_group_policies(GROUP)
-    )?;
     if inline_names.iter().any(|n| n == POLICY) {
         if let Some(doc) = iam.get_group_policy(GROUP, POLICY).await? {
             if !policy::allows(&doc, SEND_RAW_EMAIL) {
@@ -117,6 +119,14 @@ pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
     }
     state.managed_policy_attached = attached.iter().any(|p| p.arn == state.policy_arn);
     Ok(state)
+}
+
+/// A list of a group that does not exist is empty.
+fn none_if_missing<T>(listed: Result<Vec<T>, AwsError>) -> Result<Vec<T>, AwsError> {
+    match listed {
+        Err(e) if e.is(ErrorKind::NotFound) => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 /// What `setup` did.

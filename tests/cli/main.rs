@@ -11,5 +11,5 @@ mod derive;
 mod migrate;
 mod regions;
 mod rotate;
-mod setup;
+pub mod setup;
 mod verify;

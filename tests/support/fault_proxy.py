@@ -11,10 +11,13 @@ still match) and, for requests whose API action matches a rule, answers with a f
   hang      hold the request open for `seconds` (default 300), then drop it
   after     forward the request, then drop the connection instead of relaying the answer (the call
             took effect but the caller never hears so)
+  record    forward the request and relay the answer, keeping the answer's body in the log entry
+            (`response`), so a test can learn values only the service returned (a new key's secret)
 
 Control API (on the same port):
   POST /__proxy/rules   body: JSON list of rules, replacing the current ones
-  GET  /__proxy/log     JSON list of {"action", "fault"} for every request seen
+  GET  /__proxy/log     JSON list of {"action", "fault"} for every request seen (and "response"
+                        for recorded ones)
   POST /__proxy/reset   clear rules and log
 
 A rule: {"action": "CreateAccessKey", "fault": "error", "status": 500, "code": "ServiceFailure",
@@ -137,8 +140,9 @@ class Handler(BaseHTTPRequestHandler):
         action = action_of(self.headers, body, self.path)
         rule = pick_rule(action, body)
         fault = rule["fault"] if rule else None
+        entry = {"action": action, "fault": fault}
         with LOCK:
-            LOG.append({"action": action, "fault": fault})
+            LOG.append(entry)
         json_protocol = bool(self.headers.get("X-Amz-Target"))
         if fault == "drop":
             return self._drop()
@@ -155,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
         status, headers, data = self._forward(body)
         if fault == "after":
             return self._drop()
+        if fault == "record":
+            with LOCK:
+                entry["response"] = data.decode("utf-8", "replace")
         self._reply(status, headers.get("Content-Type", "text/xml"), data,
                     {k: v for k, v in headers.items() if k.lower().startswith("x-amz")})
 

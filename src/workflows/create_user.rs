@@ -1,0 +1,611 @@
+//! `create-user`: what the SES console's "Create SMTP credentials" does, as a plan and an executor.
+//!
+//! [`prepare`] makes every check that needs AWS before anything changes (the user must not exist, the
+//! secret must not exist, the sending group's policy must be sound) and reads what `setup` would do;
+//! [`Prepared::plan`] is the `--dry-run` output; [`execute`] makes the changes:
+//!
+//! ```text
+//! setup (only what is missing)  ‖  iam:CreateUser
+//! iam:AddUserToGroup            ‖  iam:CreateAccessKey
+//! derive the SMTP password (local)
+//! deliver: secretsmanager:CreateSecret, or the CSV file, or stdout  ‖  iam:ListAccessKeys
+//! ```
+//!
+//! If a step after iam:CreateUser fails, everything this run created is removed again (secret, access
+//! keys, group membership, user), unless rollback is turned off, in which case the error lists what
+//! was kept. The group and policy that `setup` ensures stay: they are shared by every SMTP user.
+//! Neighbours: [`super::setup`] for the group, [`super::deliver`] for the credential's shapes.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::deliver::{self, Delivered, Sink, SmtpCredential};
+use super::setup::{self, SetupReport, SetupState, GROUP};
+use super::Plan;
+use crate::aws::iam::Iam;
+use crate::aws::secrets::Secrets;
+use crate::aws::{Aws, AwsError, ErrorKind};
+use crate::error::usage;
+
+/// What the operator asked for, already validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub user_name: String,
+    pub path: Option<String>,
+    pub tags: Vec<(String, String)>,
+    /// The SES region the SMTP password is derived for (and where the secret is created).
+    pub region: String,
+    pub sink: Sink,
+    /// Remove what this run created when a later step fails (`--no-rollback` turns it off).
+    pub rollback: bool,
+}
+
+/// The default user name, as the console names them: `ses-smtp-user.YYYYMMDD-HHMMSS` in UTC.
+pub fn default_user_name(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("ses-smtp-user.{}", now.format("%Y%m%d-%H%M%S"))
+}
+
+/// A request whose checks passed, with the state `setup` found.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub request: Request,
+    pub setup: SetupState,
+}
+
+/// Every check that needs AWS, before any change, all at once: iam:GetUser (the user must not exist),
+/// secretsmanager:DescribeSecret (the secret must not exist), sts:GetCallerIdentity and setup's reads.
+pub async fn prepare(aws: &Aws, request: Request) -> anyhow::Result<Prepared> {
+    let iam = aws.iam();
+    let secrets = aws.secrets(&request.region);
+    let user_absent = async {
+        match iam.get_user(&request.user_name).await? {
+            None => Ok(()),
+            Some(_) => Err(usage(format!(
+                "IAM user {0} already exists; to give it a new SMTP credential run `sesctl rotate {0}`, \
+                 or choose another user name",
+                request.user_name
+            ))),
+        }
+    };
+    let secret_absent = async {
+        match &request.sink {
+            Sink::SecretsManager { name, .. } => deliver::check_secret_absent(&secrets, name).await,
+            _ => Ok(()),
+        }
+    };
+    let setup_state = async {
+        let caller = aws.caller().await?;
+        setup::inspect(&iam, &caller).await
+    };
+    let ((), (), setup) = tokio::try_join!(user_absent, secret_absent, setup_state)?;
+    Ok(Prepared { request, setup })
+}
+
+impl Prepared {
+    /// The calls `execute` would make, with their targets (never a secret).
+    pub fn plan(&self) -> Plan {
+        let r = &self.request;
+        let mut plan = Plan::new("create-user");
+        let setup = self.setup.plan();
+        plan.calls.extend(setup.calls);
+        plan.notes.extend(setup.notes);
+        let mut user = format!("user {}", r.user_name);
+        if let Some(p) = &r.path {
+            user.push_str(&format!(" (path {p})"));
+        }
+        if !r.tags.is_empty() {
+            let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            user.push_str(&format!(" tagged {}", tags.join(", ")));
+        }
+        plan.call("iam:CreateUser", user);
+        plan.call(
+            "iam:AddUserToGroup",
+            format!("user {} to group {GROUP}", r.user_name),
+        );
+        plan.call("iam:CreateAccessKey", format!("for user {}", r.user_name));
+        plan.note(format!(
+            "the SMTP password is derived locally for {} ({}:{})",
+            r.region,
+            crate::regions::smtp_host(&r.region),
+            crate::regions::DEFAULT_PORT
+        ));
+        match &r.sink {
+            Sink::SecretsManager { .. } => plan.call(
+                "secretsmanager:CreateSecret",
+                format!(
+                    "{} tagged {}={}, {}={}",
+                    r.sink.describe(&r.region),
+                    deliver::TAG_IAM_USER,
+                    r.user_name,
+                    deliver::TAG_REGION,
+                    r.region
+                ),
+            ),
+            other => plan.note(format!(
+                "the credential is written to {}",
+                other.describe(&r.region)
+            )),
+        }
+        plan.call(
+            "iam:ListAccessKeys",
+            format!(
+                "for user {} (a key whose secret was lost is deleted)",
+                r.user_name
+            ),
+        );
+        if !r.rollback {
+            plan.note("--no-rollback: if a step fails, what was created is kept and listed");
+        }
+        plan
+    }
+}
+
+/// What `create-user` did (nothing secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateUserReport {
+    pub user_name: String,
+    pub user_arn: String,
+    pub group: String,
+    pub access_key_id: String,
+    pub smtp_username: String,
+    pub region: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub delivered: Delivered,
+    pub setup: SetupReport,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for CreateUserReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Created SMTP credential for IAM user {}", self.user_name)?;
+        writeln!(f, "  user ARN:        {}", self.user_arn)?;
+        writeln!(f, "  group:           {}", self.group)?;
+        writeln!(f, "  SMTP host:       {}", self.smtp_host)?;
+        writeln!(f, "  SMTP port:       {} (STARTTLS)", self.smtp_port)?;
+        writeln!(f, "  SMTP user name:  {}", self.smtp_username)?;
+        writeln!(f, "  SMTP password:   in {}", self.delivered)?;
+        for c in &self.setup.changes {
+            writeln!(f, "  setup:           {c}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning:         {w}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed run: the step that failed, why, and what became of what the run had created.
+#[derive(Debug, Clone)]
+pub struct CreateUserFailed {
+    pub user_name: String,
+    /// The step, e.g. `iam:AddUserToGroup`.
+    pub step: String,
+    pub cause: String,
+    pub aftermath: Aftermath,
+}
+
+/// What happened to the things a failed run had created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Aftermath {
+    /// The failure came before anything of this run existed.
+    NothingCreated,
+    /// Everything was removed again (each removal in words).
+    RolledBack(Vec<String>),
+    /// Some removals failed: `(what, why)` is left behind.
+    RollbackIncomplete {
+        removed: Vec<String>,
+        left: Vec<(String, String)>,
+    },
+    /// `--no-rollback`: these exist and were kept.
+    Kept(Vec<String>),
+}
+
+impl fmt::Display for CreateUserFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "create-user {} failed at {}: {}; ",
+            self.user_name, self.step, self.cause
+        )?;
+        match &self.aftermath {
+            Aftermath::NothingCreated => write!(f, "nothing had been created, so nothing was rolled back"),
+            Aftermath::RolledBack(done) => write!(
+                f,
+                "everything this run created was rolled back ({})",
+                done.join(", ")
+            ),
+            Aftermath::RollbackIncomplete { removed, left } => {
+                let left: Vec<String> = left.iter().map(|(w, why)| format!("{w} ({why})")).collect();
+                write!(
+                    f,
+                    "rollback was incomplete: removed {}; could NOT remove {}: remove these by hand",
+                    if removed.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        removed.join(", ")
+                    },
+                    left.join(", ")
+                )
+            }
+            Aftermath::Kept(kept) => write!(
+                f,
+                "--no-rollback: kept for inspection: {}; delete them with `sesctl delete-user {}` when done",
+                kept.join(", "),
+                self.user_name
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CreateUserFailed {}
+
+/// What this run has created so far (what rollback walks back).
+#[derive(Debug, Default)]
+struct Created {
+    user: bool,
+    /// iam:AddUserToGroup was sent (it may have taken effect even if its answer was lost).
+    membership_sent: bool,
+    membership: bool,
+    /// The key whose secret this run holds.
+    key: Option<String>,
+    /// secretsmanager:CreateSecret was sent: `Some(arn)` once it answered.
+    secret_sent: bool,
+    secret_arn: Option<String>,
+    /// The credential reached its sink.
+    delivered: bool,
+}
+
+/// Carries out a prepared request.
+pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, CreateUserFailed> {
+    let Prepared {
+        request,
+        setup: state,
+    } = prepared;
+    let iam = aws.iam();
+    let secrets = aws.secrets(&request.region);
+    let name = request.user_name.as_str();
+    let mut created = Created::default();
+
+    let (setup_done, user) = tokio::join!(
+        setup::apply(&iam, &state),
+        iam.create_user(name, request.path.as_deref(), &request.tags)
+    );
+    let user = match user {
+        Ok(u) => {
+            created.user = true;
+            tracing::debug!("created IAM user {}", u.arn);
+            u
+        }
+        Err(e) => return Err(fail(&iam, &secrets, &request, created, e.action, e.to_string()).await),
+    };
+    let setup_report = match setup_done {
+        Ok(r) => r,
+        Err(e) => {
+            let step = e.downcast_ref::<AwsError>().map(|a| a.action).unwrap_or("setup");
+            return Err(fail(&iam, &secrets, &request, created, step, format!("{e:#}")).await);
+        }
+    };
+
+    created.membership_sent = true;
+    let (membership, key) = tokio::join!(iam.add_user_to_group(GROUP, name), iam.create_access_key(name));
+    created.membership = membership.is_ok();
+    if let Ok(k) = &key {
+        created.key = Some(k.id.clone());
+    }
+    let key = match (membership, key) {
+        (Ok(()), Ok(key)) => key,
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(fail(&iam, &secrets, &request, created, e.action, e.to_string()).await)
+        }
+    };
+
+    let credential = SmtpCredential::derive(name, &key.id, &key.secret, &request.region);
+    drop(key);
+
+    let request_token = uuid::Uuid::new_v4().to_string();
+    let deliver = async {
+        match &request.sink {
+            Sink::SecretsManager {
+                name: secret,
+                kms_key_id,
+            } => deliver::store_secret(
+                &secrets,
+                secret,
+                kms_key_id.as_deref(),
+                &credential,
+                &request_token,
+            )
+            .await
+            .map(|arn| Delivered::SecretsManager {
+                secret_name: secret.clone(),
+                secret_arn: arn,
+            })
+            .map_err(|e| (e.action.to_string(), e.to_string())),
+            Sink::CsvFile { path, force } => deliver::write_csv_file(path, *force, &credential)
+                .map(|()| Delivered::CsvFile { path: path.clone() })
+                .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}"))),
+            sink => deliver::write_stdout(sink, &credential)
+                .map(|()| Delivered::Stdout)
+                .map_err(|e| ("writing the credential to stdout".to_string(), e.to_string())),
+        }
+    };
+    created.secret_sent = matches!(request.sink, Sink::SecretsManager { .. });
+    let (delivered, keys) = tokio::join!(deliver, iam.list_access_keys(name));
+    let delivered = match delivered {
+        Ok(d) => {
+            created.delivered = true;
+            if let Delivered::SecretsManager { secret_arn, .. } = &d {
+                created.secret_arn = Some(secret_arn.clone());
+            }
+            d
+        }
+        Err((step, cause)) => {
+            return Err(fail_owned(&iam, &secrets, &request, created, step, cause).await);
+        }
+    };
+
+    // A retried iam:CreateAccessKey whose first answer was lost leaves a second key whose secret
+    // nobody holds. The user is brand new, so every key but the delivered one is such a key.
+    let mut warnings = Vec::new();
+    match keys {
+        Ok(keys) => {
+            for k in keys.iter().filter(|k| k.id != credential.access_key_id) {
+                match iam.delete_access_key(name, &k.id).await {
+                    Ok(()) => warnings.push(format!(
+                        "deleted access key {}: a retried iam:CreateAccessKey created it and its secret was \
+                         never received",
+                        k.id
+                    )),
+                    Err(e) => warnings.push(format!(
+                        "access key {} has a secret nobody holds (a retried iam:CreateAccessKey created \
+                         it) and could not be deleted ({e}); delete it by hand",
+                        k.id
+                    )),
+                }
+            }
+        }
+        Err(e) => warnings.push(format!(
+            "could not list the user's access keys to check for a key left by a retried call ({e})"
+        )),
+    }
+
+    Ok(CreateUserReport {
+        user_name: user.name,
+        user_arn: user.arn,
+        group: GROUP.to_string(),
+        smtp_username: credential.access_key_id.clone(),
+        access_key_id: credential.access_key_id.clone(),
+        region: credential.region.clone(),
+        smtp_host: credential.smtp_host.clone(),
+        smtp_port: credential.smtp_port,
+        delivered,
+        setup: setup_report,
+        warnings,
+    })
+}
+
+async fn fail(
+    iam: &Iam,
+    secrets: &Secrets,
+    request: &Request,
+    created: Created,
+    step: &str,
+    cause: String,
+) -> CreateUserFailed {
+    fail_owned(iam, secrets, request, created, step.to_string(), cause).await
+}
+
+/// Builds the error for a failed step, rolling back first unless told not to.
+async fn fail_owned(
+    iam: &Iam,
+    secrets: &Secrets,
+    request: &Request,
+    created: Created,
+    step: String,
+    cause: String,
+) -> CreateUserFailed {
+    tracing::debug!("{step} failed; created so far: {created:?}");
+    let aftermath = if !created.user {
+        Aftermath::NothingCreated
+    } else if request.rollback {
+        roll_back(iam, secrets, request, &created).await
+    } else {
+        keep(iam, request, &created).await
+    };
+    CreateUserFailed {
+        user_name: request.user_name.clone(),
+        step,
+        cause,
+        aftermath,
+    }
+}
+
+/// The secret this run created, if it exists: the one CreateSecret answered with, or (when its
+/// answer was lost) a secret of that name tagged with this run's brand-new user.
+async fn our_secret(secrets: &Secrets, request: &Request, created: &Created) -> Option<String> {
+    let Sink::SecretsManager { name, .. } = &request.sink else {
+        return None;
+    };
+    if let Some(arn) = &created.secret_arn {
+        return Some(arn.clone());
+    }
+    if !created.secret_sent {
+        return None;
+    }
+    match secrets.describe(name).await {
+        Ok(Some(info))
+            if info
+                .tags
+                .iter()
+                .any(|(k, v)| k == deliver::TAG_IAM_USER && v == &request.user_name) =>
+        {
+            Some(info.arn)
+        }
+        _ => None,
+    }
+}
+
+/// Removes what this run created, in IAM's required order: secret, access keys, group membership,
+/// user. Every key of the user goes (the user is this run's, so all its keys are too, including one
+/// a retried call may have made).
+async fn roll_back(iam: &Iam, secrets: &Secrets, request: &Request, created: &Created) -> Aftermath {
+    let name = request.user_name.as_str();
+    let mut removed = Vec::new();
+    let mut left = Vec::new();
+
+    if let Some(arn) = our_secret(secrets, request, created).await {
+        match secrets.delete(&arn, None).await {
+            Ok(()) => removed.push(format!("deleted secret {arn}")),
+            Err(e) if e.is(ErrorKind::NotFound) => {}
+            Err(e) => left.push((format!("secret {arn}"), e.to_string())),
+        }
+    }
+
+    let keys = match iam.list_access_keys(name).await {
+        Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
+        Err(_) => created.key.iter().cloned().collect::<Vec<_>>(),
+    };
+    for id in keys {
+        match iam.delete_access_key(name, &id).await {
+            Ok(()) => removed.push(format!("deleted access key {id}")),
+            Err(e) if e.is(ErrorKind::NotFound) => {}
+            Err(e) => left.push((format!("access key {id}"), e.to_string())),
+        }
+    }
+
+    if created.membership_sent {
+        match iam.remove_user_from_group(GROUP, name).await {
+            Ok(()) => removed.push(format!("removed {name} from group {GROUP}")),
+            Err(e) if e.is(ErrorKind::NotFound) => {}
+            Err(e) => left.push((format!("membership of {name} in group {GROUP}"), e.to_string())),
+        }
+    }
+
+    match iam.delete_user(name).await {
+        Ok(()) => removed.push(format!("deleted user {name}")),
+        Err(e) if e.is(ErrorKind::NotFound) => {}
+        Err(e) => left.push((format!("user {name}"), e.to_string())),
+    }
+
+    if left.is_empty() {
+        Aftermath::RolledBack(removed)
+    } else {
+        Aftermath::RollbackIncomplete { removed, left }
+    }
+}
+
+/// `--no-rollback`: lists what exists, naming a key whose secret never reached its sink.
+async fn keep(iam: &Iam, request: &Request, created: &Created) -> Aftermath {
+    let name = request.user_name.as_str();
+    let mut kept = vec![format!("user {name}")];
+    if created.membership {
+        kept.push(format!("membership in group {GROUP}"));
+    }
+    let keys: Vec<String> = match iam.list_access_keys(name).await {
+        Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
+        Err(_) => created.key.iter().cloned().collect(),
+    };
+    for id in keys {
+        if created.delivered && created.key.as_deref() == Some(id.as_str()) {
+            kept.push(format!("access key {id}"));
+        } else {
+            kept.push(format!(
+                "access key {id} (its secret was never delivered and cannot be read again: delete this key)"
+            ));
+        }
+    }
+    if let Some(arn) = &created.secret_arn {
+        kept.push(format!("secret {arn}"));
+    }
+    Aftermath::Kept(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn prepared(sink: Sink) -> Prepared {
+        Prepared {
+            request: Request {
+                user_name: "app-mailer".into(),
+                path: Some("/smtp/".into()),
+                tags: vec![("team".into(), "mail".into())],
+                region: "eu-west-1".into(),
+                sink,
+                rollback: true,
+            },
+            setup: SetupState {
+                group_exists: true,
+                inline_policy: false,
+                managed_policy_exists: true,
+                managed_policy_attached: true,
+                policy_arn: "arn:aws:iam::123456789012:policy/AmazonSesSendingAccess".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn default_names_are_the_consoles() {
+        let t = chrono::Utc.with_ymd_and_hms(2024, 10, 1, 7, 5, 9).unwrap();
+        assert_eq!(default_user_name(t), "ses-smtp-user.20241001-070509");
+    }
+
+    #[test]
+    fn plan_names_every_call_and_target() {
+        let plan = prepared(Sink::SecretsManager {
+            name: "smtp/app".into(),
+            kms_key_id: None,
+        })
+        .plan();
+        let calls: Vec<(&str, &str)> = plan
+            .calls
+            .iter()
+            .map(|c| (c.action.as_str(), c.target.as_str()))
+            .collect();
+        assert_eq!(
+            calls[0],
+            ("iam:CreateUser", "user app-mailer (path /smtp/) tagged team=mail")
+        );
+        assert_eq!(
+            calls[1],
+            (
+                "iam:AddUserToGroup",
+                "user app-mailer to group AWSSESSendingGroupDoNotRename"
+            )
+        );
+        assert_eq!(calls[2], ("iam:CreateAccessKey", "for user app-mailer"));
+        assert_eq!(calls[3].0, "secretsmanager:CreateSecret");
+        assert!(calls[3].1.starts_with("secret smtp/app in eu-west-1"));
+    }
+
+    #[test]
+    fn a_csv_plan_makes_no_secrets_manager_call() {
+        let plan = prepared(Sink::StdoutCsv).plan();
+        assert!(plan
+            .calls
+            .iter()
+            .all(|c| !c.action.starts_with("secretsmanager:")));
+        assert!(plan.notes.iter().any(|n| n.contains("CSV on stdout")));
+    }
+
+    #[test]
+    fn failures_say_what_became_of_the_created_things() {
+        let mut e = CreateUserFailed {
+            user_name: "u".into(),
+            step: "iam:CreateAccessKey".into(),
+            cause: "iam:CreateAccessKey failed (ServiceFailure): boom".into(),
+            aftermath: Aftermath::RolledBack(vec!["deleted user u".into()]),
+        };
+        assert!(e.to_string().contains("failed at iam:CreateAccessKey"));
+        assert!(e.to_string().contains("rolled back (deleted user u)"));
+        e.aftermath = Aftermath::RollbackIncomplete {
+            removed: vec![],
+            left: vec![("user u".into(), "denied".into())],
+        };
+        assert!(e.to_string().contains("could NOT remove user u (denied)"));
+    }
+}
