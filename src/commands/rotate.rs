@@ -6,8 +6,9 @@
 //! in the secret (so a rotation never silently moves a credential to another region).
 
 use super::Context;
-use crate::cli::{OldKeyAction as OldKeyFlag, RotateArgs};
+use crate::cli::{OldKeyAction as OldKeyFlag, OutputFormat, RotateArgs};
 use crate::error::{usage, Outcome};
+use crate::workflows::deliver::{self, Delivered, Sink};
 use crate::workflows::rotate::{self as workflow, OldKeyAction, RotationRequest};
 
 pub async fn exec(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
@@ -152,9 +153,64 @@ async fn in_secret(
     Ok(Outcome::Done)
 }
 
-async fn without_secret(ctx: &Context, args: &RotateArgs, old_key_action: OldKeyAction) -> anyhow::Result<Outcome> {
-    let _ = (ctx, args, old_key_action);
-    Err(anyhow::anyhow!("rotate without --secret-name is not implemented yet"))
+/// Without a secret: the credential is delivered like `create-user` (the console's CSV on stdout or
+/// in a 0600 `--csv` file, or the JSON result with `-o json`) before the old key is retired.
+async fn without_secret(
+    ctx: &Context,
+    args: &RotateArgs,
+    old_key_action: OldKeyAction,
+) -> anyhow::Result<Outcome> {
+    if args.force && args.csv.is_none() {
+        return Err(usage(
+            "--force replaces an existing --csv file; it needs --csv PATH",
+        ));
+    }
+    if let Some(path) = &args.csv {
+        deliver::check_csv_path(path, args.force)?;
+    }
+    let region = ctx.smtp_region(args.allow_unknown_region).await?;
+    let sink = match &args.csv {
+        Some(path) => Sink::CsvFile {
+            path: path.clone(),
+            force: args.force,
+        },
+        None if ctx.global.output == OutputFormat::Json => Sink::StdoutJson,
+        None => Sink::StdoutCsv,
+    };
+    let aws = ctx.aws().await?;
+    let iam = aws.iam();
+    let user = workflow::inspect_user(&iam, &args.user_name).await?;
+    let request = RotationRequest {
+        region: region.clone(),
+        old_key_action,
+        delete_inactive: args.delete_inactive,
+        delivery: Some(sink.describe(&region)),
+    };
+    let plan = workflow::plan_rotation(&user, None, &request)?;
+    if ctx.global.dry_run {
+        ctx.printer.result(&plan.to_plan())?;
+        return Ok(Outcome::Done);
+    }
+    let report = workflow::rotate_and_deliver(&iam, &plan, |credential| match &sink {
+        Sink::CsvFile { path, force } => {
+            deliver::write_csv_file(path, *force, credential)?;
+            Ok(Delivered::CsvFile { path: path.clone() })
+        }
+        _ => {
+            deliver::write_stdout(&sink, credential)?;
+            Ok(Delivered::Stdout)
+        }
+    })
+    .await?;
+    if sink.is_stdout() {
+        // stdout carried the credential itself; the summary goes to stderr.
+        ctx.printer.status(format!(
+            "{report}The password above is shown only this once: store it now."
+        ));
+    } else {
+        ctx.printer.result(&report)?;
+    }
+    Ok(Outcome::Done)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use shim::SmtpCredential;
+use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING};
@@ -128,7 +128,12 @@ struct StoredFields {
 }
 
 /// Parses a stored credential. The error never quotes the value (it holds a password).
-fn parse_stored(secret: &str, stage: &str, version_id: &str, value: &Secret) -> anyhow::Result<StoredCredential> {
+fn parse_stored(
+    secret: &str,
+    stage: &str,
+    version_id: &str,
+    value: &Secret,
+) -> anyhow::Result<StoredCredential> {
     let malformed = || {
         anyhow!(
             "secret {secret} ({stage}, version {version_id}) does not hold an SMTP credential in sesctl's \
@@ -137,7 +142,10 @@ fn parse_stored(secret: &str, stage: &str, version_id: &str, value: &Secret) -> 
         )
     };
     let fields: StoredFields = serde_json::from_str(value.expose()).map_err(|_| malformed())?;
-    let iam_user_name = fields.iam_user_name.filter(|s| !s.is_empty()).ok_or_else(malformed)?;
+    let iam_user_name = fields
+        .iam_user_name
+        .filter(|s| !s.is_empty())
+        .ok_or_else(malformed)?;
     let access_key_id = fields
         .access_key_id
         .or(fields.username)
@@ -210,7 +218,9 @@ pub async fn inspect_secret(
             let value = secrets
                 .get_value(&info.arn, STAGE_PENDING)
                 .await?
-                .ok_or_else(|| anyhow!("secret {secret_id}: the AWSPENDING version {version} has no value"))?;
+                .ok_or_else(|| {
+                    anyhow!("secret {secret_id}: the AWSPENDING version {version} has no value")
+                })?;
             let credential = parse_stored(secret_id, STAGE_PENDING, &version, &value.value)?;
             if credential.iam_user_name != user_name {
                 anyhow::bail!(
@@ -245,7 +255,10 @@ pub enum NewKey {
     /// iam:CreateAccessKey.
     Create,
     /// An interrupted rotation's key, already stored as `AWSPENDING` in this version.
-    Resume { access_key_id: String, version_id: String },
+    Resume {
+        access_key_id: String,
+        version_id: String,
+    },
 }
 
 /// A pending version whose key is gone or inactive: its label is removed before rotating.
@@ -350,7 +363,10 @@ pub fn plan_rotation(
 
     let old_key = match (secret, &new_key) {
         (Some(s), _) => {
-            let found = remaining.iter().find(|k| k.id == s.current.access_key_id).copied();
+            let found = remaining
+                .iter()
+                .find(|k| k.id == s.current.access_key_id)
+                .copied();
             if found.is_none() {
                 notes.push(format!(
                     "the key in the secret's AWSCURRENT ({}) no longer exists in IAM: nothing to retire",
@@ -403,7 +419,12 @@ fn two_key_refusal(user: &UserState, secret: Option<&SecretState>, delete_inacti
             } else {
                 ""
             };
-            format!("{} ({}, created {}{role})", k.id, k.status, k.created.format("%Y-%m-%d"))
+            format!(
+                "{} ({}, created {}{role})",
+                k.id,
+                k.status,
+                k.created.format("%Y-%m-%d")
+            )
         })
         .collect();
     let name = &user.user.name;
@@ -502,18 +523,25 @@ impl RotationPlan {
             (Some(k), OldKeyAction::Deactivate) if k.status == KeyStatus::Inactive => {
                 plan.note(format!("old key {} is already inactive", k.id))
             }
-            (Some(k), OldKeyAction::Deactivate) => {
-                plan.call("iam:UpdateAccessKey", format!("old key {} of user {user} to Inactive", k.id))
-            }
+            (Some(k), OldKeyAction::Deactivate) => plan.call(
+                "iam:UpdateAccessKey",
+                format!("old key {} of user {user} to Inactive", k.id),
+            ),
             (Some(k), OldKeyAction::Delete) => {
                 plan.call("iam:DeleteAccessKey", format!("old key {} of user {user}", k.id))
             }
-            (Some(k), OldKeyAction::Keep) => plan.note(format!(
-                "old key {} stays active; retire it later with `sesctl rotate {user} --secret-name {} \
-                 --finish`",
-                k.id,
-                self.secret.as_ref().map_or("NAME", |s| s.name.as_str())
-            )),
+            (Some(k), OldKeyAction::Keep) => plan.note(match &self.secret {
+                Some(s) => format!(
+                    "old key {} stays active; retire it later with `sesctl rotate {user} --secret-name {} \
+                     --finish`",
+                    k.id, s.name
+                ),
+                None => format!(
+                    "old key {} stays active; deactivate it once every consumer uses the new key \
+                     (aws iam update-access-key --user-name {user} --access-key-id {} --status Inactive)",
+                    k.id, k.id
+                ),
+            }),
         }
         if let Some(s) = &self.secret {
             plan.call(
@@ -549,7 +577,8 @@ pub struct PendingLogin<'a> {
 
 /// The testSecret step: logs in with the pending credential, retrying while the new key propagates,
 /// and fails if it cannot. Runs after the credential is stored and before it is promoted.
-pub type VerifyHook<'h> = &'h (dyn for<'a> Fn(&'a PendingLogin<'a>) -> BoxFuture<'a, anyhow::Result<()>> + Sync);
+pub type VerifyHook<'h> =
+    &'h (dyn for<'a> Fn(&'a PendingLogin<'a>) -> BoxFuture<'a, anyhow::Result<()>> + Sync);
 
 /// What a rotation did (nothing secret).
 #[derive(Debug, Clone, Serialize)]
@@ -573,7 +602,7 @@ pub struct RotateReport {
     pub previous_version_id: Option<String>,
     /// Where the credential went when there is no secret.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivered_to: Option<String>,
+    pub delivered_to: Option<Delivered>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_inactive_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -615,17 +644,26 @@ impl fmt::Display for RotateReport {
             writeln!(f, "  deleted the inactive key {k} first (IAM allows two keys)")?;
         }
         if let Some(v) = &self.cleared_pending_version {
-            writeln!(f, "  cleared the stale pending version {v} (its key was gone or inactive)")?;
+            writeln!(
+                f,
+                "  cleared the stale pending version {v} (its key was gone or inactive)"
+            )?;
         }
         match (&self.old_access_key_id, self.old_key) {
             (Some(k), Some(KeyOutcome::Kept)) => {
                 writeln!(f, "  old key {k}: kept active")?;
-                if let Some(name) = &self.secret_name {
-                    writeln!(
+                match &self.secret_name {
+                    Some(name) => writeln!(
                         f,
                         "  once every consumer uses the new key: sesctl rotate {} --secret-name {name} --finish",
                         self.user_name
-                    )?;
+                    )?,
+                    None => writeln!(
+                        f,
+                        "  once every consumer uses the new key: aws iam update-access-key --user-name {} \
+                         --access-key-id {k} --status Inactive",
+                        self.user_name
+                    )?,
                 }
             }
             (Some(k), Some(outcome)) => writeln!(f, "  old key {k}: {outcome}")?,
@@ -736,7 +774,10 @@ pub async fn rotate_in_secret(
                 tracing::debug!("the promotion took effect although its call reported: {e}");
             }
             Ok(Some(_)) => {
-                let cause = format!("promoting the new credential to AWSCURRENT in {} failed: {e}", target.name);
+                let cause = format!(
+                    "promoting the new credential to AWSCURRENT in {} failed: {e}",
+                    target.name
+                );
                 return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
             }
             Ok(None) | Err(_) => {
@@ -796,7 +837,7 @@ pub async fn rotate_in_secret(
 pub async fn rotate_and_deliver(
     iam: &Iam,
     plan: &RotationPlan,
-    deliver: impl FnOnce(&SmtpCredential) -> anyhow::Result<String>,
+    deliver: impl FnOnce(&SmtpCredential) -> anyhow::Result<Delivered>,
 ) -> anyhow::Result<RotateReport> {
     let user = plan.user_name.as_str();
     let mut report = RotateReport::new(plan);
@@ -823,19 +864,26 @@ pub async fn rotate_and_deliver(
     }
     drop(credential);
     if let Some(old) = &plan.old_key {
-        report.old_key = Some(retire_old_key(iam, user, old, plan.old_key_action).await.map_err(|e| {
-            anyhow!(
+        report.old_key = Some(
+            retire_old_key(iam, user, old, plan.old_key_action)
+                .await
+                .map_err(|e| {
+                    anyhow!(
                 "the new credential (key {}) was delivered to {}, but retiring the old key {} ({}) failed: \
                  {e}; the old key is still {}. Retire it once the cause is fixed (aws iam update-access-key \
                  --user-name {user} --access-key-id {} --status Inactive)",
                 key.id,
-                report.delivered_to.as_deref().unwrap_or("its destination"),
+                report
+                    .delivered_to
+                    .as_ref()
+                    .map_or("its destination".to_string(), |d| d.to_string()),
                 old.id,
                 plan.old_key_action.flag(),
                 old.status.to_string().to_lowercase(),
                 old.id
             )
-        })?);
+                })?,
+        );
     }
     Ok(report)
 }
@@ -862,7 +910,11 @@ impl RotateReport {
     }
 }
 
-async fn delete_inactive_first(iam: &Iam, plan: &RotationPlan, report: &mut RotateReport) -> anyhow::Result<()> {
+async fn delete_inactive_first(
+    iam: &Iam,
+    plan: &RotationPlan,
+    report: &mut RotateReport,
+) -> anyhow::Result<()> {
     if let Some(k) = &plan.delete_inactive_key {
         iam.delete_access_key(&plan.user_name, k).await.map_err(|e| {
             anyhow!("could not delete the inactive key {k} (--delete-inactive): {e}; nothing was changed")
@@ -874,7 +926,11 @@ async fn delete_inactive_first(iam: &Iam, plan: &RotationPlan, report: &mut Rota
 
 /// iam:CreateAccessKey. When it fails, IAM may still have created a key whose secret never arrived (a
 /// lost answer): such a key is useless and only blocks the two-key limit, so it is deleted.
-async fn create_key(iam: &Iam, user: &str, known: &[String]) -> anyhow::Result<crate::aws::iam::NewAccessKey> {
+async fn create_key(
+    iam: &Iam,
+    user: &str,
+    known: &[String],
+) -> anyhow::Result<crate::aws::iam::NewAccessKey> {
     match iam.create_access_key(user).await {
         Ok(k) => Ok(k),
         Err(e) => {
@@ -927,15 +983,21 @@ async fn roll_back(
     let mut label = String::new();
     if let Some(v) = version_id {
         match secrets.describe(&target.arn).await {
-            Ok(Some(info)) if info.versions.get(v).is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)) => {
-                match secrets.move_stage(&target.arn, STAGE_PENDING, None, Some(v)).await {
+            Ok(Some(info))
+                if info
+                    .versions
+                    .get(v)
+                    .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)) =>
+            {
+                match secrets
+                    .move_stage(&target.arn, STAGE_PENDING, None, Some(v))
+                    .await
+                {
                     Ok(()) => label = format!(" and removed AWSPENDING from version {v}"),
-                    Err(e) => {
-                        label = format!(
-                            "; removing AWSPENDING from version {v} failed ({e}), which is harmless: the next \
+                    Err(e) => label = format!(
+                        "; removing AWSPENDING from version {v} failed ({e}), which is harmless: the next \
                              rotation clears a pending version whose key is gone"
-                        )
-                    }
+                    ),
                 }
             }
             Ok(_) => {}
@@ -964,7 +1026,8 @@ async fn retire_old_key(
         OldKeyAction::Keep => Ok(KeyOutcome::Kept),
         OldKeyAction::Deactivate if key.status == KeyStatus::Inactive => Ok(KeyOutcome::AlreadyInactive),
         OldKeyAction::Deactivate => {
-            iam.set_access_key_status(user, &key.id, KeyStatus::Inactive).await?;
+            iam.set_access_key_status(user, &key.id, KeyStatus::Inactive)
+                .await?;
             Ok(KeyOutcome::Deactivated)
         }
         OldKeyAction::Delete => {
@@ -1222,44 +1285,223 @@ pub async fn finish(iam: &Iam, plan: &FinishPlan) -> anyhow::Result<FinishReport
     })
 }
 
-/// The credential shapes sesctl delivers (secret string, CSV, JSON result).
-// TODO(merge): replaced by `super::deliver` once it lands.
-mod shim {
-    use crate::secret::Secret;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    #[derive(Debug, Clone)]
-    pub struct SmtpCredential {
-        pub user_name: String,
-        pub access_key_id: String,
-        pub smtp_password: Secret,
-        pub region: String,
-        pub smtp_host: String,
-        pub smtp_port: u16,
+    fn at(day: u32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2024-05-{day:02}T10:00:00Z"))
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
-    impl SmtpCredential {
-        pub fn derive(user_name: &str, access_key_id: &str, secret_access_key: &Secret, region: &str) -> Self {
-            SmtpCredential {
-                user_name: user_name.to_string(),
-                access_key_id: access_key_id.to_string(),
-                smtp_password: crate::smtp_password::smtp_password_v4(secret_access_key, region),
-                region: region.to_string(),
-                smtp_host: crate::regions::smtp_host(region),
-                smtp_port: crate::regions::DEFAULT_PORT,
-            }
+    fn key(id: &str, status: KeyStatus, day: u32) -> AccessKey {
+        AccessKey {
+            id: id.into(),
+            status,
+            created: at(day),
         }
+    }
 
-        pub fn secret_string(&self) -> Secret {
-            let doc = serde_json::json!({
-                "username": self.access_key_id,
-                "password": self.smtp_password.expose(),
-                "host": self.smtp_host,
-                "port": self.smtp_port,
-                "region": self.region,
-                "iam_user_name": self.user_name,
-                "access_key_id": self.access_key_id,
-            });
-            Secret::new(doc.to_string())
+    fn user(keys: Vec<AccessKey>) -> UserState {
+        UserState {
+            user: User {
+                name: "mailer".into(),
+                arn: "arn:aws:iam::123456789012:user/mailer".into(),
+                path: "/".into(),
+                created: at(1),
+            },
+            keys,
         }
+    }
+
+    fn stored(version: &str, key: &str) -> StoredCredential {
+        StoredCredential {
+            version_id: version.into(),
+            iam_user_name: "mailer".into(),
+            access_key_id: key.into(),
+            region: Some("eu-west-1".into()),
+        }
+    }
+
+    fn secret(current: &str, pending: Option<&str>) -> SecretState {
+        SecretState {
+            name: "smtp/mailer".into(),
+            arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp/mailer-AbCdEf".into(),
+            region: "eu-west-1".into(),
+            current: stored("v1", current),
+            pending: pending.map(|k| PendingVersion {
+                credential: stored("v2", k),
+                value: Secret::new("{}".into()),
+            }),
+        }
+    }
+
+    fn request(action: OldKeyAction, delete_inactive: bool) -> RotationRequest {
+        RotationRequest {
+            region: "eu-west-1".into(),
+            old_key_action: action,
+            delete_inactive,
+            delivery: None,
+        }
+    }
+
+    fn actions(plan: &RotationPlan) -> Vec<String> {
+        plan.to_plan().calls.into_iter().map(|c| c.action).collect()
+    }
+
+    #[test]
+    fn a_fresh_rotation_creates_stores_promotes_then_retires() {
+        let u = user(vec![key("AKIAOLD", KeyStatus::Active, 1)]);
+        let plan = plan_rotation(
+            &u,
+            Some(&secret("AKIAOLD", None)),
+            &request(OldKeyAction::Deactivate, false),
+        )
+        .unwrap();
+        assert_eq!(plan.new_key, NewKey::Create);
+        assert_eq!(plan.old_key.as_ref().unwrap().id, "AKIAOLD");
+        assert_eq!(
+            actions(&plan),
+            [
+                "iam:CreateAccessKey",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+                "iam:UpdateAccessKey",
+                "secretsmanager:UpdateSecretVersionStage"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_active_pending_key_is_resumed_not_recreated() {
+        let u = user(vec![
+            key("AKIAOLD", KeyStatus::Active, 1),
+            key("AKIANEW", KeyStatus::Active, 2),
+        ]);
+        let plan = plan_rotation(
+            &u,
+            Some(&secret("AKIAOLD", Some("AKIANEW"))),
+            &request(OldKeyAction::Delete, false),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.new_key,
+            NewKey::Resume {
+                access_key_id: "AKIANEW".into(),
+                version_id: "v2".into()
+            }
+        );
+        assert!(!actions(&plan).contains(&"iam:CreateAccessKey".to_string()));
+        assert_eq!(plan.old_key.as_ref().unwrap().id, "AKIAOLD");
+    }
+
+    #[test]
+    fn a_pending_version_with_a_gone_or_inactive_key_is_cleared() {
+        let u = user(vec![key("AKIAOLD", KeyStatus::Active, 1)]);
+        let plan = plan_rotation(
+            &u,
+            Some(&secret("AKIAOLD", Some("AKIAGONE"))),
+            &request(OldKeyAction::Deactivate, false),
+        )
+        .unwrap();
+        assert_eq!(plan.new_key, NewKey::Create);
+        assert_eq!(plan.clear_pending.as_ref().unwrap().key_status, None);
+
+        // An inactive pending key still counts towards IAM's limit; --delete-inactive removes it.
+        let u = user(vec![
+            key("AKIAOLD", KeyStatus::Active, 1),
+            key("AKIAPEND", KeyStatus::Inactive, 2),
+        ]);
+        let s = secret("AKIAOLD", Some("AKIAPEND"));
+        assert!(plan_rotation(&u, Some(&s), &request(OldKeyAction::Deactivate, false)).is_err());
+        let plan = plan_rotation(&u, Some(&s), &request(OldKeyAction::Deactivate, true)).unwrap();
+        assert_eq!(plan.delete_inactive_key.as_deref(), Some("AKIAPEND"));
+        assert_eq!(
+            plan.clear_pending.as_ref().unwrap().key_status,
+            Some(KeyStatus::Inactive)
+        );
+    }
+
+    #[test]
+    fn two_keys_are_refused_and_the_current_key_is_never_the_one_deleted() {
+        let u = user(vec![
+            key("AKIAOLD", KeyStatus::Active, 1),
+            key("AKIAOTHER", KeyStatus::Active, 2),
+        ]);
+        let err = plan_rotation(
+            &u,
+            Some(&secret("AKIAOLD", None)),
+            &request(OldKeyAction::Deactivate, true),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at most two access keys"), "{err}");
+        assert!(err.contains("AKIAOTHER"), "{err}");
+
+        // The secret's current key is inactive: --delete-inactive must not pick it.
+        let u = user(vec![
+            key("AKIACUR", KeyStatus::Inactive, 1),
+            key("AKIAOTHER", KeyStatus::Active, 2),
+        ]);
+        let err = plan_rotation(
+            &u,
+            Some(&secret("AKIACUR", None)),
+            &request(OldKeyAction::Deactivate, true),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sesctl will not delete it"), "{err}");
+
+        // Without a secret, the older of two inactive keys goes; the other is the old key.
+        let u = user(vec![
+            key("AKIAB", KeyStatus::Inactive, 3),
+            key("AKIAA", KeyStatus::Inactive, 2),
+        ]);
+        let plan = plan_rotation(&u, None, &request(OldKeyAction::Deactivate, true)).unwrap();
+        assert_eq!(plan.delete_inactive_key.as_deref(), Some("AKIAA"));
+        assert_eq!(plan.old_key.as_ref().unwrap().id, "AKIAB");
+        assert!(
+            !actions(&plan).contains(&"iam:UpdateAccessKey".to_string()),
+            "already inactive"
+        );
+    }
+
+    #[test]
+    fn a_key_outside_the_secret_is_left_alone() {
+        let u = user(vec![key("AKIASTRAY", KeyStatus::Active, 1)]);
+        let plan = plan_rotation(
+            &u,
+            Some(&secret("AKIAGONE", None)),
+            &request(OldKeyAction::Delete, false),
+        )
+        .unwrap();
+        assert!(plan.old_key.is_none());
+        assert!(!actions(&plan).contains(&"iam:DeleteAccessKey".to_string()));
+        assert!(
+            plan.notes.iter().any(|n| n.contains("AKIASTRAY")),
+            "{:?}",
+            plan.notes
+        );
+    }
+
+    #[test]
+    fn stored_credentials_parse_without_quoting_the_value() {
+        let v = Secret::new(
+            r#"{"username":"AKIAX","password":"hunter2","iam_user_name":"mailer","region":"eu-west-1"}"#
+                .into(),
+        );
+        let c = parse_stored("s", STAGE_CURRENT, "v1", &v).unwrap();
+        assert_eq!(c.access_key_id, "AKIAX", "username stands in for access_key_id");
+        let bad = Secret::new(r#"{"password":"hunter2"}"#.into());
+        let err = parse_stored("s", STAGE_CURRENT, "v1", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let not_json = Secret::new("hunter2 and more".into());
+        let err = parse_stored("s", STAGE_CURRENT, "v1", &not_json)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

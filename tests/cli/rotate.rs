@@ -134,9 +134,17 @@ fn moto_secret_access_key(url: &str, key_id: &str) -> String {
 /// The error is one line (other stderr lines are the SDK's own warnings about the test's empty config).
 #[track_caller]
 fn assert_one_error_line(run: &support::Run) {
-    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("sesctl: error")).collect();
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("sesctl: error"))
+        .collect();
     assert_eq!(errors.len(), 1, "{}", run.stderr);
-    assert!(!run.stderr.contains("\n  "), "no continuation lines: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("\n  "),
+        "no continuation lines: {}",
+        run.stderr
+    );
 }
 
 fn rotate(url: &str, args: &[&str]) -> support::Run {
@@ -199,7 +207,12 @@ impl Fixture {
             version_with(&self.stages(), "AWSCURRENT"),
             version_with(before, "AWSCURRENT")
         );
-        assert_eq!(version_with(&self.stages(), "AWSPENDING"), None, "{:?}", self.stages());
+        assert_eq!(
+            version_with(&self.stages(), "AWSPENDING"),
+            None,
+            "{:?}",
+            self.stages()
+        );
         assert_eq!(self.current()["access_key_id"], self.old_key.as_str());
     }
 }
@@ -282,12 +295,11 @@ fn json_report_names_keys_and_versions_and_no_secret() {
         version_with(&f.stages(), "AWSCURRENT").as_deref()
     );
     assert!(report.get("smtp_password").is_none());
-    assert!(!run.all_output().contains(f.current()["password"].as_str().unwrap()));
+    assert!(!run
+        .all_output()
+        .contains(f.current()["password"].as_str().unwrap()));
     // --old-key delete: the old key is gone.
-    assert_eq!(
-        f.keys(),
-        BTreeMap::from([(new_key, "Active".to_string())])
-    );
+    assert_eq!(f.keys(), BTreeMap::from([(new_key, "Active".to_string())]));
 }
 
 #[test]
@@ -315,7 +327,17 @@ fn without_region_the_region_stored_in_the_secret_is_used() {
     .arn()
     .unwrap()
     .to_string();
-    let run = rotate(url, &[&f.user, "--secret-name", &arn, "--old-key", "delete", "--delete-inactive"]);
+    let run = rotate(
+        url,
+        &[
+            &f.user,
+            "--secret-name",
+            &arn,
+            "--old-key",
+            "delete",
+            "--delete-inactive",
+        ],
+    );
     run.assert_ok();
     let stored = value(url, "us-east-1", &f.secret, "AWSCURRENT");
     let newest = stored["access_key_id"].as_str().unwrap().to_string();
@@ -329,7 +351,10 @@ fn without_region_the_region_stored_in_the_secret_is_used() {
 fn unknown_user_exits_1_naming_it_and_bad_names_exit_2() {
     let f = fixture("unknown");
     let missing = format!("{}-missing", f.user);
-    let run = rotate(&f.url, &[&missing, "--secret-name", &f.secret, "--region", REGION]);
+    let run = rotate(
+        &f.url,
+        &[&missing, "--secret-name", &f.secret, "--region", REGION],
+    );
     run.assert_code(1);
     assert!(run.stderr.contains(&missing), "{}", run.stderr);
     assert_one_error_line(&run);
@@ -339,7 +364,10 @@ fn unknown_user_exits_1_naming_it_and_bad_names_exit_2() {
     assert!(run.stderr.contains("bad name!"), "{}", run.stderr);
     // Exit 2 before any AWS call: an unreachable endpoint is never tried.
     let port = support::free_port();
-    let run = rotate(&format!("http://127.0.0.1:{port}"), &["bad name!", "--region", REGION]);
+    let run = rotate(
+        &format!("http://127.0.0.1:{port}"),
+        &["bad name!", "--region", REGION],
+    );
     run.assert_code(2);
 }
 
@@ -349,7 +377,10 @@ fn a_secret_of_another_user_or_a_missing_secret_is_refused_before_creating_a_key
     let other = fixture("otheruser2");
     let before = f.stages();
     // f's user with other's secret.
-    let run = rotate(&f.url, &[&f.user, "--secret-name", &other.secret, "--region", REGION]);
+    let run = rotate(
+        &f.url,
+        &[&f.user, "--secret-name", &other.secret, "--region", REGION],
+    );
     run.assert_code(1);
     assert!(run.stderr.contains(&other.user), "{}", run.stderr);
     f.assert_untouched(&before);
@@ -357,7 +388,13 @@ fn a_secret_of_another_user_or_a_missing_secret_is_refused_before_creating_a_key
 
     let run = rotate(
         &f.url,
-        &[&f.user, "--secret-name", &format!("{}-nope", f.secret), "--region", REGION],
+        &[
+            &f.user,
+            "--secret-name",
+            &format!("{}-nope", f.secret),
+            "--region",
+            REGION,
+        ],
     );
     run.assert_code(1);
     assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
@@ -478,7 +515,11 @@ fn keep_then_finish_retires_exactly_the_keys_not_in_awscurrent() {
     run.assert_ok();
     assert!(run.stdout.contains(&f.old_key), "{}", run.stdout);
     assert!(run.stdout.contains("never used"), "{}", run.stdout);
-    assert!(!run.stdout.contains(&format!("{new_key} of user")), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains(&format!("{new_key} of user")),
+        "{}",
+        run.stdout
+    );
     assert_eq!(f.keys()[&f.old_key], "Active");
 
     let run = f.rotate(&["--finish", "-o", "json"]);
@@ -575,7 +616,11 @@ fn a_run_killed_before_promotion_is_resumed_without_a_third_key() {
         .iter()
         .any(|(a, fault)| a == "UpdateSecretVersionStage" && fault.as_deref() == Some("hang"))
     {
-        assert!(Instant::now() < deadline, "the promotion never started: {:?}", proxy.log());
+        assert!(
+            Instant::now() < deadline,
+            "the promotion never started: {:?}",
+            proxy.log()
+        );
         assert!(child.try_wait().unwrap().is_none(), "sesctl ended early");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -587,7 +632,10 @@ fn a_run_killed_before_promotion_is_resumed_without_a_third_key() {
     assert_eq!(f.keys()[&f.old_key], "Active");
     assert_eq!(f.keys()[&new_key], "Active");
     let mid = f.stages();
-    assert_eq!(version_with(&mid, "AWSCURRENT"), version_with(&before, "AWSCURRENT"));
+    assert_eq!(
+        version_with(&mid, "AWSCURRENT"),
+        version_with(&before, "AWSCURRENT")
+    );
     let pending = version_with(&mid, "AWSPENDING").expect("a pending version");
     assert_eq!(
         value(&f.url, REGION, &f.secret, "AWSPENDING")["access_key_id"],
@@ -598,10 +646,17 @@ fn a_run_killed_before_promotion_is_resumed_without_a_third_key() {
     proxy.reset();
     let run = f.rotate_via(&proxy.url, &[]);
     run.assert_ok();
-    assert!(run.stderr.contains("Resuming an interrupted rotation"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Resuming an interrupted rotation"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.contains("Resumed"), "{}", run.stdout);
     assert!(
-        !proxy.actions().iter().any(|a| a == "CreateAccessKey" || a == "PutSecretValue"),
+        !proxy
+            .actions()
+            .iter()
+            .any(|a| a == "CreateAccessKey" || a == "PutSecretValue"),
         "{:?}",
         proxy.actions()
     );
@@ -614,14 +669,21 @@ fn a_run_killed_before_promotion_is_resumed_without_a_third_key() {
     );
     let after = f.stages();
     assert_eq!(version_with(&after, "AWSCURRENT"), Some(pending));
-    assert_eq!(version_with(&after, "AWSPREVIOUS"), version_with(&before, "AWSCURRENT"));
+    assert_eq!(
+        version_with(&after, "AWSPREVIOUS"),
+        version_with(&before, "AWSCURRENT")
+    );
     assert_eq!(version_with(&after, "AWSPENDING"), None);
     assert_credential_of(&f.url, &f.current(), &f.user, &new_key, REGION);
 }
 
 // ---- failures at each step ----
 
-fn with_fault(test: &str, rules: Value, extra: &[&str]) -> (Fixture, BTreeMap<String, Vec<String>>, support::Run, FaultProxy) {
+fn with_fault(
+    test: &str,
+    rules: Value,
+    extra: &[&str],
+) -> (Fixture, BTreeMap<String, Vec<String>>, support::Run, FaultProxy) {
     let f = fixture(test);
     let before = f.stages();
     let proxy = FaultProxy::start(moto());
@@ -651,7 +713,11 @@ fn put_secret_value_failing_deletes_the_new_key() {
         &[],
     );
     run.assert_code(1);
-    assert!(run.stderr.contains("secretsmanager:PutSecretValue"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("secretsmanager:PutSecretValue"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("Rolled back"), "{}", run.stderr);
     f.assert_untouched(&before);
     assert!(proxy.actions().iter().any(|a| a == "DeleteAccessKey"));
@@ -666,7 +732,11 @@ fn promotion_failing_deletes_the_new_key_and_its_pending_label() {
         &[],
     );
     run.assert_code(1);
-    assert!(run.stderr.contains("secretsmanager:UpdateSecretVersionStage"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("secretsmanager:UpdateSecretVersionStage"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("removed AWSPENDING"), "{}", run.stderr);
     f.assert_untouched(&before);
     assert!(!run.all_output().contains(&f.old_password));
@@ -747,11 +817,221 @@ fn retiring_failing_after_promotion_leaves_the_old_key_active_and_says_so() {
         assert_eq!(f.keys()[&f.old_key], "Active", "{test}");
         assert_eq!(f.keys()[&new_key], "Active", "{test}");
         let after = f.stages();
-        assert_eq!(version_with(&after, "AWSPREVIOUS"), version_with(&before, "AWSCURRENT"));
+        assert_eq!(
+            version_with(&after, "AWSPREVIOUS"),
+            version_with(&before, "AWSCURRENT")
+        );
         assert_eq!(f.current()["access_key_id"], new_key.as_str());
         // The error's advice works.
         f.rotate(&["--finish", "--old-key", old_key]).assert_ok();
         assert_eq!(f.keys().len(), if old_key == "delete" { 1 } else { 2 });
         assert_eq!(f.keys()[&new_key], "Active");
     }
+}
+
+// ---- without a secret: CSV or JSON like create-user ----
+
+/// A user with one key and no secret.
+fn plain_user(test: &str) -> (String, String) {
+    let user = format!("{}-user", prefix(test));
+    let iam = support::iam(&moto().url);
+    block_on(iam.create_user().user_name(&user).send()).unwrap();
+    let key = block_on(iam.create_access_key().user_name(&user).send())
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    (user, key)
+}
+
+fn other_key(user: &str, old: &str) -> String {
+    let keys = keys(&moto().url, user);
+    let others: Vec<&String> = keys.keys().filter(|k| *k != old).collect();
+    assert_eq!(others.len(), 1, "{keys:?}");
+    others[0].clone()
+}
+
+fn password_for(key: &str, region: &str) -> String {
+    let secret = moto_secret_access_key(&moto().url, key);
+    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret), region)
+        .expose()
+        .to_string()
+}
+
+#[test]
+fn without_a_secret_the_csv_goes_to_stdout_and_the_old_key_is_deactivated() {
+    let url = &moto().url;
+    let (user, old) = plain_user("csvstdout");
+    let run = rotate(url, &[&user, "--region", REGION]);
+    run.assert_ok();
+    let new_key = other_key(&user, &old);
+    let password = password_for(&new_key, REGION);
+    assert_eq!(
+        run.stdout,
+        format!("IAM User Name,Smtp Username,Smtp Password\n{user},{new_key},{password}\n")
+    );
+    assert!(!run.stderr.contains(&password), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&old),
+        "the summary names the old key: {}",
+        run.stderr
+    );
+    assert_eq!(
+        keys(url, &user),
+        BTreeMap::from([(old, "Inactive".to_string()), (new_key, "Active".to_string())])
+    );
+}
+
+#[test]
+fn without_a_secret_json_is_create_users_result() {
+    let url = &moto().url;
+    let (user, old) = plain_user("jsonstdout");
+    let run = rotate(
+        url,
+        &[&user, "--region", REGION, "-o", "json", "--old-key", "delete"],
+    );
+    run.assert_ok();
+    let new_key = other_key(&user, &old);
+    assert_eq!(
+        run.json(),
+        json!({
+            "user_name": user,
+            "access_key_id": new_key,
+            "smtp_username": new_key,
+            "smtp_password": password_for(&new_key, REGION),
+            "region": REGION,
+            "smtp_host": format!("email-smtp.{REGION}.amazonaws.com"),
+            "smtp_port": 587,
+        })
+    );
+    assert_eq!(
+        keys(url, &user),
+        BTreeMap::from([(new_key, "Active".to_string())])
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn without_a_secret_a_csv_file_is_0600_and_never_silently_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let url = &moto().url;
+    let (user, old) = plain_user("csvfile");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smtp.csv");
+    std::fs::write(&path, "keep me").unwrap();
+
+    // An existing file without --force: exit 2 before any change.
+    let run = rotate(url, &[&user, "--region", REGION, "--csv", path.to_str().unwrap()]);
+    run.assert_code(2);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+    assert_eq!(
+        keys(url, &user),
+        BTreeMap::from([(old.clone(), "Active".to_string())])
+    );
+
+    let run = rotate(
+        url,
+        &[
+            &user,
+            "--region",
+            REGION,
+            "--csv",
+            path.to_str().unwrap(),
+            "--force",
+            "-o",
+            "json",
+        ],
+    );
+    run.assert_ok();
+    let new_key = other_key(&user, &old);
+    let password = password_for(&new_key, REGION);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("IAM User Name,Smtp Username,Smtp Password\n{user},{new_key},{password}\n")
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let report = run.json();
+    assert_eq!(report["access_key_id"], new_key.as_str());
+    assert_eq!(report["old_key"], "deactivated");
+    assert_eq!(report["delivered_to"]["kind"], "csv_file");
+    assert!(!run.all_output().contains(&password));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn without_a_secret_a_failed_delivery_deletes_the_new_key() {
+    // stdout is /dev/full: writing the CSV fails with ENOSPC.
+    let url = &moto().url;
+    let (user, old) = plain_user("devfull");
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = std::process::Command::new(support::sesctl_bin())
+        .env_clear()
+        .env("HOME", support::home_dir())
+        .env("AWS_CONFIG_FILE", support::home_dir().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            support::home_dir().join("no-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", support::TEST_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", support::TEST_SECRET_ACCESS_KEY)
+        .env("AWS_ENDPOINT_URL", url)
+        .args(["rotate", &user, "--region", REGION])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("delivering the new credential failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("was deleted"), "{stderr}");
+    assert_eq!(keys(url, &user), BTreeMap::from([(old, "Active".to_string())]));
+}
+
+#[test]
+fn without_a_secret_retiring_failing_says_the_credential_was_delivered() {
+    let (user, old) = plain_user("plainretire");
+    let proxy = FaultProxy::start(moto());
+    proxy.set_rules(json!([{"action": "UpdateAccessKey", "fault": "error"}]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.csv");
+    let run = rotate(
+        &proxy.url,
+        &[&user, "--region", REGION, "--csv", path.to_str().unwrap()],
+    );
+    run.assert_code(1);
+    assert_one_error_line(&run);
+    assert!(run.stderr.contains("was delivered to CSV file"), "{}", run.stderr);
+    assert!(run.stderr.contains("iam:UpdateAccessKey"), "{}", run.stderr);
+    let new_key = other_key(&user, &old);
+    assert_eq!(
+        keys(&moto().url, &user),
+        BTreeMap::from([
+            (old, "Active".to_string()),
+            (new_key.clone(), "Active".to_string())
+        ])
+    );
+    assert!(std::fs::read_to_string(&path).unwrap().contains(&new_key));
+}
+
+#[test]
+fn without_a_secret_dry_run_changes_nothing() {
+    let url = &moto().url;
+    let (user, old) = plain_user("plaindry");
+    let run = rotate(url, &[&user, "--region", REGION, "--dry-run"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("iam:CreateAccessKey"), "{}", run.stdout);
+    assert!(run.stdout.contains("CSV on stdout"), "{}", run.stdout);
+    assert!(run.stdout.contains(&old), "{}", run.stdout);
+    assert_eq!(keys(url, &user), BTreeMap::from([(old, "Active".to_string())]));
 }
