@@ -434,25 +434,25 @@ fn two_key_refusal(user: &UserState, secret: Option<&SecretState>, delete_inacti
         .any(|k| k.status == KeyStatus::Inactive && Some(k.id.as_str()) != current_key);
     let advice = if delete_inactive {
         if user.keys.iter().any(|k| k.status == KeyStatus::Inactive) {
-            "--delete-inactive was given, but the only inactive key is the one the secret's AWSCURRENT \
+            "The --delete-inactive flag was given, but the only inactive key is the one the secret's AWSCURRENT \
              holds, and sesctl will not delete it"
                 .to_string()
         } else {
-            "--delete-inactive was given, but neither key is inactive (it never deletes an active key); \
+            "The --delete-inactive flag was given, but neither key is inactive (it never deletes an active key); \
              deactivate the key no longer in use first"
                 .to_string()
         }
     } else if inactive_other {
-        "re-run with --delete-inactive to delete the inactive key first".to_string()
+        "Re-run with --delete-inactive to delete the inactive key first".to_string()
     } else if let Some(s) = secret {
         format!(
-            "if the other key is the old key of an earlier rotation (kept with --old-key keep, or left by an \
+            "If the other key is the old key of an earlier rotation (kept with --old-key keep, or left by an \
              interrupted run), retire it with `sesctl rotate {name} --secret-name {} --finish`; otherwise \
              deactivate or delete the key no longer in use, then rotate again",
             s.name
         )
     } else {
-        "deactivate the key no longer in use (then re-run with --delete-inactive), or delete it, and rotate \
+        "Deactivate the key no longer in use (then re-run with --delete-inactive), or delete it, and rotate \
          again"
             .to_string()
     };
@@ -994,10 +994,12 @@ async fn roll_back(
                     .await
                 {
                     Ok(()) => label = format!(" and removed AWSPENDING from version {v}"),
-                    Err(e) => label = format!(
+                    Err(e) => {
+                        label = format!(
                         "; removing AWSPENDING from version {v} failed ({e}), which is harmless: the next \
                              rotation clears a pending version whose key is gone"
-                    ),
+                    )
+                    }
                 }
             }
             Ok(_) => {}
