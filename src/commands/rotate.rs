@@ -86,9 +86,6 @@ async fn in_secret(
             ctx.printer.result(&plan.to_plan())?;
             return Ok(Outcome::Done);
         }
-        for w in &plan.warnings {
-            ctx.printer.warn(w);
-        }
         let report = workflow::finish(&iam, &plan).await?;
         ctx.printer.result(&report)?;
         return Ok(Outcome::Done);
@@ -129,9 +126,6 @@ async fn in_secret(
         }
         ctx.printer.result(&p)?;
         return Ok(Outcome::Done);
-    }
-    if let Some(m) = &moved {
-        ctx.printer.warn(m);
     }
     if let workflow::NewKey::Resume {
         access_key_id,

@@ -1035,3 +1035,35 @@ fn without_a_secret_dry_run_changes_nothing() {
     assert!(run.stdout.contains(&old), "{}", run.stdout);
     assert_eq!(keys(url, &user), BTreeMap::from([(old, "Active".to_string())]));
 }
+
+#[test]
+fn nothing_secret_reaches_the_output_even_at_the_most_verbose_level() {
+    let f = fixture("verbose");
+    let run = f.rotate(&["-vvv"]);
+    run.assert_ok();
+    let new_key = f.new_key();
+    let out = run.all_output();
+    assert!(out.len() > 1000, "-vvv logs the calls: {out}");
+    assert!(!out.contains(f.current()["password"].as_str().unwrap()));
+    assert!(!out.contains(&moto_secret_access_key(&f.url, &new_key)));
+    assert!(!out.contains(&f.old_password));
+}
+
+#[test]
+fn contradictory_flags_exit_2_before_any_change() {
+    let f = fixture("flags");
+    let before = f.stages();
+    for extra in [
+        &["--finish", "--old-key", "keep"][..],
+        &["--finish", "--delete-inactive"][..],
+        &["--csv", "x.csv"][..],
+    ] {
+        let run = f.rotate(extra);
+        run.assert_code(2);
+        f.assert_untouched(&before);
+    }
+    let run = rotate(&f.url, &[&f.user, "--region", REGION, "--force"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--csv"), "{}", run.stderr);
+    f.assert_untouched(&before);
+}
