@@ -1,9 +1,227 @@
-//! `sesctl rotate`.
+//! `sesctl rotate`: resolves the flags (user, secret, regions, old-key action), reads the state, and
+//! prints the plan (`--dry-run`) or runs the rotation in `workflows::rotate`.
+//!
+//! Regions: Secrets Manager is called in `--region`, else in the region of a secret ARN, else in the
+//! AWS config chain's region. The SMTP password is derived for `--region`, else for the region stored
+//! in the secret (so a rotation never silently moves a credential to another region).
 
 use super::Context;
-use crate::error::Outcome;
+use crate::cli::{OldKeyAction as OldKeyFlag, OutputFormat, RotateArgs};
+use crate::error::{usage, Outcome};
+use crate::workflows::deliver::{self, Delivered, Sink};
+use crate::workflows::rotate::{self as workflow, OldKeyAction, RotationRequest};
 
-pub async fn exec(ctx: &Context, args: crate::cli::RotateArgs) -> anyhow::Result<Outcome> {
-    let _ = (ctx, args);
-    Err(anyhow::anyhow!("`rotate` is not implemented yet"))
+pub async fn exec(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
+    crate::validate::user_name(&args.user_name)?;
+    if args.verify {
+        return Err(usage(
+            "rotate --verify is not available yet in this version of sesctl; rotate without it and check the \
+             new credential with `sesctl verify`",
+        ));
+    }
+    let old_key_action = match args.old_key {
+        OldKeyFlag::Deactivate => OldKeyAction::Deactivate,
+        OldKeyFlag::Delete => OldKeyAction::Delete,
+        OldKeyFlag::Keep => OldKeyAction::Keep,
+    };
+    if args.finish && old_key_action == OldKeyAction::Keep {
+        return Err(usage(
+            "--finish retires the keys no longer in AWSCURRENT: give --old-key deactivate (the default) or \
+             --old-key delete, not keep",
+        ));
+    }
+    if args.finish && args.delete_inactive {
+        return Err(usage(
+            "--delete-inactive does not apply to --finish (which retires every key not in AWSCURRENT; \
+             --old-key delete deletes them)",
+        ));
+    }
+    match &args.secret_name {
+        Some(name) => {
+            crate::validate::secret_name(name)?;
+            in_secret(ctx, &args, name, old_key_action).await
+        }
+        None => without_secret(ctx, &args, old_key_action).await,
+    }
+}
+
+/// The region in a secret ARN (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`).
+fn arn_region(secret_id: &str) -> Option<&str> {
+    let parts: Vec<&str> = secret_id.splitn(7, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "secretsmanager", region, _, "secret", _] if !region.is_empty() => Some(region),
+        _ => None,
+    }
+}
+
+async fn in_secret(
+    ctx: &Context,
+    args: &RotateArgs,
+    secret_id: &str,
+    old_key_action: OldKeyAction,
+) -> anyhow::Result<Outcome> {
+    let flag_region = ctx.single_region()?.map(str::to_string);
+    if let Some(r) = &flag_region {
+        crate::regions::check(r, args.allow_unknown_region).map_err(|e| usage(e.to_string()))?;
+    }
+    let aws = ctx.aws().await?;
+    let secrets_region = match (&flag_region, arn_region(secret_id)) {
+        (Some(r), _) => r.clone(),
+        (None, Some(r)) => r.to_string(),
+        (None, None) => aws.region().ok_or_else(|| {
+            usage(format!(
+                "no region to find secret {secret_id} in: pass --region REGION (or set AWS_REGION), or give \
+                 the secret's full ARN"
+            ))
+        })?,
+    };
+    let iam = aws.iam();
+    let secrets = aws.secrets(&secrets_region);
+    let user = workflow::inspect_user(&iam, &args.user_name).await?;
+    let secret = workflow::inspect_secret(&secrets, secret_id, &secrets_region, &args.user_name).await?;
+
+    if args.finish {
+        let plan = workflow::plan_finish(&iam, &user, &secret, old_key_action).await?;
+        if ctx.global.dry_run {
+            ctx.printer.result(&plan.to_plan())?;
+            return Ok(Outcome::Done);
+        }
+        let report = workflow::finish(&iam, &plan).await?;
+        ctx.printer.result(&report)?;
+        return Ok(Outcome::Done);
+    }
+
+    let region = match (&flag_region, &secret.current.region) {
+        (Some(r), _) => r.clone(),
+        (None, Some(stored)) => crate::regions::check(stored, args.allow_unknown_region).map_err(|e| {
+            usage(format!(
+                "secret {secret_id} names region {stored}, which sesctl cannot use ({e}); pass --region"
+            ))
+        })?,
+        (None, None) => {
+            return Err(usage(format!(
+                "secret {secret_id} does not say which SES region its credential is for; pass --region"
+            )))
+        }
+    };
+    let request = RotationRequest {
+        region: region.clone(),
+        old_key_action,
+        delete_inactive: args.delete_inactive,
+        delivery: None,
+    };
+    let plan = workflow::plan_rotation(&user, Some(&secret), &request)?;
+    let mut moved = None;
+    if let Some(stored) = secret.current.region.as_deref().filter(|s| *s != region) {
+        moved = Some(format!(
+            "the credential moves from {stored} to {region}: the new SMTP password is for {region} only, and the \
+             secret's host becomes {}",
+            crate::regions::smtp_host(&region)
+        ));
+    }
+    if ctx.global.dry_run {
+        let mut p = plan.to_plan();
+        if let Some(m) = moved {
+            p.note(m);
+        }
+        ctx.printer.result(&p)?;
+        return Ok(Outcome::Done);
+    }
+    if let workflow::NewKey::Resume {
+        access_key_id,
+        version_id,
+    } = &plan.new_key
+    {
+        ctx.printer.status(format!(
+            "Resuming an interrupted rotation of {}: key {access_key_id} is already stored as AWSPENDING \
+             (version {version_id}); no new key is created.",
+            args.user_name
+        ));
+    }
+    // The `--verify` hook (testSecret) is passed here once the SMTP login check is available.
+    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, None).await?;
+    if let Some(m) = moved {
+        report.warnings.push(m);
+    }
+    ctx.printer.result(&report)?;
+    Ok(Outcome::Done)
+}
+
+/// Without a secret: the credential is delivered like `create-user` (the console's CSV on stdout or
+/// in a 0600 `--csv` file, or the JSON result with `-o json`) before the old key is retired.
+async fn without_secret(
+    ctx: &Context,
+    args: &RotateArgs,
+    old_key_action: OldKeyAction,
+) -> anyhow::Result<Outcome> {
+    if args.force && args.csv.is_none() {
+        return Err(usage(
+            "--force replaces an existing --csv file; it needs --csv PATH",
+        ));
+    }
+    if let Some(path) = &args.csv {
+        deliver::check_csv_path(path, args.force)?;
+    }
+    let region = ctx.smtp_region(args.allow_unknown_region).await?;
+    let sink = match &args.csv {
+        Some(path) => Sink::CsvFile {
+            path: path.clone(),
+            force: args.force,
+        },
+        None if ctx.global.output == OutputFormat::Json => Sink::StdoutJson,
+        None => Sink::StdoutCsv,
+    };
+    let aws = ctx.aws().await?;
+    let iam = aws.iam();
+    let user = workflow::inspect_user(&iam, &args.user_name).await?;
+    let request = RotationRequest {
+        region: region.clone(),
+        old_key_action,
+        delete_inactive: args.delete_inactive,
+        delivery: Some(sink.describe(&region)),
+    };
+    let plan = workflow::plan_rotation(&user, None, &request)?;
+    if ctx.global.dry_run {
+        ctx.printer.result(&plan.to_plan())?;
+        return Ok(Outcome::Done);
+    }
+    let report = workflow::rotate_and_deliver(&iam, &plan, |credential| match &sink {
+        Sink::CsvFile { path, force } => {
+            deliver::write_csv_file(path, *force, credential)?;
+            Ok(Delivered::CsvFile { path: path.clone() })
+        }
+        _ => {
+            deliver::write_stdout(&sink, credential)?;
+            Ok(Delivered::Stdout)
+        }
+    })
+    .await?;
+    if sink.is_stdout() {
+        // stdout carried the credential itself; the summary goes to stderr.
+        ctx.printer.status(format!(
+            "{report}The password above is shown only this once: store it now."
+        ));
+    } else {
+        ctx.printer.result(&report)?;
+    }
+    Ok(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_of_a_secret_arn() {
+        assert_eq!(
+            arn_region("arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp/app-AbCdEf"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            arn_region("arn:aws-us-gov:secretsmanager:us-gov-west-1:1:secret:a:b"),
+            Some("us-gov-west-1")
+        );
+        assert_eq!(arn_region("smtp/app"), None);
+        assert_eq!(arn_region("arn:aws:iam::1:user/x"), None);
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod create_user;
 pub mod deliver;
+pub mod rotate;
 pub mod setup;
 
 use std::fmt;
