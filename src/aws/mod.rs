@@ -134,10 +134,7 @@ impl Aws {
 
     /// The static credentials the chain resolves, for `derive --from-credentials`.
     pub async fn resolved_credentials(&self) -> Result<ResolvedCredentials, anyhow::Error> {
-        let provider = self
-            .config
-            .credentials_provider()
-            .ok_or_else(no_credentials)?;
+        let provider = self.config.credentials_provider().ok_or_else(no_credentials)?;
         let creds = provider.provide_credentials().await.map_err(|e| {
             anyhow::anyhow!("could not resolve AWS credentials: {}", error::display_chain(&e))
         })?;
