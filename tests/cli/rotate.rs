@@ -7,7 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{self, block_on, moto, prefix, FaultProxy, Sesctl};
+use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
+
+/// A moto server for the rotate tests alone. They read secret access keys back from moto's state
+/// dump, which fails as soon as any test in the server has left an access key behind a deleted user
+/// (moto, unlike IAM, lets a user with keys be deleted; the create-user rollback tests do that on
+/// purpose).
+fn moto() -> &'static Moto {
+    static SERVER: std::sync::OnceLock<Moto> = std::sync::OnceLock::new();
+    SERVER.get_or_init(Moto::dedicated)
+}
 
 const REGION: &str = "eu-west-1";
 
@@ -118,8 +127,24 @@ fn value(url: &str, region: &str, secret: &str, stage: &str) -> Value {
 /// The secret access key moto holds for a key (its state dump has it; the IAM API never returns it
 /// twice), to search output for it and to check the stored password.
 fn moto_secret_access_key(url: &str, key_id: &str) -> String {
-    let (_, body) = support::http("GET", &format!("{url}/moto-api/data.json"), "").unwrap();
-    let data: Value = serde_json::from_str(&body).unwrap();
+    // moto builds the dump while other tests change its state; a dump taken mid-change fails, so
+    // take another.
+    let data: Value = (0..20)
+        .find_map(|_| {
+            let (status, body) = support::http("GET", &format!("{url}/moto-api/data.json"), "").ok()?;
+            let parsed = serde_json::from_str(&body).ok().filter(|_| status == 200);
+            if parsed.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            parsed
+        })
+        .unwrap_or_else(|| {
+            let (status, body) = support::http("GET", &format!("{url}/moto-api/data.json"), "").unwrap();
+            panic!(
+                "moto's state dump: HTTP {status}: {}",
+                &body[..body.len().min(400)]
+            )
+        });
     data["iam"]["AccessKey"]
         .as_array()
         .unwrap()

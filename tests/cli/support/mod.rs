@@ -128,7 +128,7 @@ fn wait_until_answers(url: &str, what: &str) {
 /// A moto server on a loopback port.
 pub struct Moto {
     pub url: String,
-    _process: Guarded,
+    _process: Option<Guarded>,
 }
 
 impl Moto {
@@ -150,7 +150,7 @@ impl Moto {
         wait_until_answers(&format!("{url}/moto-api/"), "moto_server");
         Moto {
             url,
-            _process: process,
+            _process: Some(process),
         }
     }
 
@@ -163,9 +163,13 @@ impl Moto {
 }
 
 /// The moto server shared by the tests of this run; each test keeps to its own name prefix.
+/// `SESCTL_TEST_MOTO_URL` points the shared tests at a server started by hand (to read its log).
 pub fn moto() -> &'static Moto {
     static SHARED: OnceLock<Moto> = OnceLock::new();
-    SHARED.get_or_init(Moto::dedicated)
+    SHARED.get_or_init(|| match std::env::var("SESCTL_TEST_MOTO_URL") {
+        Ok(url) if !url.is_empty() => Moto { url, _process: None },
+        _ => Moto::dedicated(),
+    })
 }
 
 /// A unique name prefix for one test, so tests run in parallel against one server.
