@@ -2,6 +2,7 @@
 //! and an executor that carries it out and walks back what it did when a later step fails.
 //! Workflows see sesctl's own types only; the SDK stays inside `aws`.
 
+pub mod migrate;
 pub mod setup;
 
 use std::fmt;
