@@ -533,3 +533,64 @@ fn a_throttled_run_migrates_everyone_once() {
         assert!(s.is_migrated(), "{name}: {s:?}");
     }
 }
+
+#[test]
+fn many_named_users_are_read_with_one_account_read() {
+    let p = prefix("named");
+    let users = names(&p, "u", 24);
+    legacy::create_legacy_users(&moto().url, &users);
+    let ghost = format!("{p}-ghost");
+    let proxy = FaultProxy::start(moto());
+
+    let mut args: Vec<&str> = users.iter().map(String::as_str).collect();
+    args.extend([ghost.as_str(), "-o", "json"]);
+    let run = migrate(&proxy.url, &args);
+    run.assert_code(1);
+    let r = run.json();
+    assert_eq!(r["totals"]["migrated"], 24);
+    assert_eq!(entry(&r, &ghost)["status"], "not_found");
+
+    let actions = proxy.actions();
+    assert_eq!(count(&actions, "GetAccountAuthorizationDetails"), 1);
+    assert_eq!(
+        count(&actions, "GetUserPolicy") + count(&actions, "ListUserTags"),
+        0
+    );
+    assert_eq!(count(&actions, "ListGroupsForUser"), 24, "only the confirmations");
+    for u in &users {
+        assert!(legacy::state(&moto().url, u).is_migrated(), "{u}");
+    }
+}
+
+#[test]
+fn a_killed_run_leaves_every_user_able_to_send_and_a_re_run_completes() {
+    let moto = Moto::dedicated();
+    let users = names("kill", "user", 300);
+    legacy::create_legacy_users(&moto.url, &users);
+    let proxy = FaultProxy::start(&moto);
+
+    let mut child = Sesctl::at(&proxy.url)
+        .args(["migrate-inline-policy", "--all", "--yes", "--concurrency", "4"])
+        .spawn();
+    // Stop it once some users are under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count(&proxy.actions(), "DeleteUserPolicy") < 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let states = legacy::all_states(&moto.url);
+    let migrated = states.iter().filter(|(_, s)| s.is_migrated()).count();
+    assert!(migrated < 300, "the run was stopped before the end");
+    for (name, s) in &states {
+        assert!(s.can_send(), "{name}: {s:?}");
+    }
+
+    let rerun = migrate(&proxy.url, &["--all", "--yes", "-o", "json"]);
+    rerun.assert_ok();
+    assert_eq!(rerun.json()["totals"]["failed"], 0);
+    for (name, s) in legacy::all_states(&moto.url) {
+        assert!(s.is_migrated(), "{name}: {s:?}");
+    }
+}
