@@ -4,6 +4,7 @@
 
 pub mod create_user;
 pub mod deliver;
+pub mod migrate;
 pub mod rotate;
 pub mod setup;
 

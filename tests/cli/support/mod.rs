@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod legacy;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

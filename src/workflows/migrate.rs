@@ -1,0 +1,771 @@
+//! `migrate-inline-policy`: move SMTP users created before 6 September 2024 from their inline user
+//! policy `AmazonSesSendingAccess` onto the group `AWSSESSendingGroupDoNotRename`, in the SES developer
+//! guide's order.
+//!
+//! Per user: add to the group; confirm the membership is visible (iam:ListGroupsForUser); only then
+//! delete the inline policy; then remove the `InvokedBy` tag if its value is `SESConsole`. The inline
+//! policy is never deleted unless the user was just seen as a member of the group, which `setup`
+//! (run once beforehand, see [`super::setup`]) has made grant `ses:SendRawEmail`; so a user stopped at
+//! any step keeps at least one way to send. An inline policy that is not exactly `ses:SendRawEmail` on
+//! `*` is left alone and reported as needing a decision.
+//!
+//! The work is split in three: reading users into [`UserState`] ([`read_named`], [`read_account`]),
+//! judging each one ([`assess`], pure), and carrying out the steps ([`migrate_users`]) with bounded
+//! concurrency. Every user ends in one [`UserOutcome`]; one user's failure never stops the others.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::setup::{GROUP, POLICY};
+use super::PlannedCall;
+use crate::aws::account::UserDetail;
+use crate::aws::iam::Iam;
+use crate::aws::{AwsError, ErrorKind};
+use crate::output::table;
+use crate::policy::differences_from_sending_policy;
+
+/// The tag the SES console put on the SMTP users it created.
+pub const TAG_KEY: &str = "InvokedBy";
+/// The value of [`TAG_KEY`] that marks a console-created SMTP user; any other value is left alone.
+pub const TAG_VALUE: &str = "SESConsole";
+
+/// Named users beyond this many are read with one account-wide read (GetAccountAuthorizationDetails,
+/// up to 1,000 users a call) instead of three reads per user: at 20 names the per-user reads cost 60
+/// calls, which the account read beats in any account of fewer than 60,000 users.
+pub const ACCOUNT_READ_FROM: usize = 20;
+
+/// Users per GetAccountAuthorizationDetails page (IAM's maximum).
+const ACCOUNT_PAGE_SIZE: i32 = 1000;
+
+/// Waits between reads of the user's groups while a new membership is not yet visible (IAM is
+/// eventually consistent). Bounded: after the last one the user is reported failed, policy kept.
+const CONFIRM_WAITS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+/// What IAM says about one user, as far as the migration cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserState {
+    pub name: String,
+    pub exists: bool,
+    /// The decoded document of the inline policy `AmazonSesSendingAccess`, if the user has one.
+    pub inline_policy: Option<String>,
+    /// Whether the user is a member of `AWSSESSendingGroupDoNotRename`.
+    pub in_group: bool,
+    /// The value of the `InvokedBy` tag, if the user has one.
+    pub invoked_by: Option<String>,
+}
+
+impl UserState {
+    fn missing(name: &str) -> Self {
+        UserState {
+            name: name.to_string(),
+            exists: false,
+            inline_policy: None,
+            in_group: false,
+            invoked_by: None,
+        }
+    }
+
+    /// Whether `--all` should look at this user: it still has the inline policy or the console's tag.
+    pub fn is_candidate(&self) -> bool {
+        self.inline_policy.is_some() || self.invoked_by.as_deref() == Some(TAG_VALUE)
+    }
+}
+
+impl From<&UserDetail> for UserState {
+    fn from(u: &UserDetail) -> Self {
+        UserState {
+            name: u.name.clone(),
+            exists: true,
+            inline_policy: u.inline_policy(POLICY).map(str::to_string),
+            in_group: u.groups.iter().any(|g| g == GROUP),
+            invoked_by: u.tag(TAG_KEY).map(str::to_string),
+        }
+    }
+}
+
+/// One step of a user's migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    AddToGroup,
+    ConfirmMembership,
+    DeleteInlinePolicy,
+    RemoveTag,
+}
+
+impl Step {
+    /// The API call the step makes, in IAM policy form.
+    pub fn action(self) -> &'static str {
+        match self {
+            Step::AddToGroup => "iam:AddUserToGroup",
+            Step::ConfirmMembership => "iam:ListGroupsForUser",
+            Step::DeleteInlinePolicy => "iam:DeleteUserPolicy",
+            Step::RemoveTag => "iam:UntagUser",
+        }
+    }
+
+    /// What the step acts on, for the plan.
+    pub fn target(self, user: &str) -> String {
+        match self {
+            Step::AddToGroup => format!("user {user} to group {GROUP}"),
+            Step::ConfirmMembership => format!("user {user}: confirm membership of {GROUP}"),
+            Step::DeleteInlinePolicy => format!("inline policy {POLICY} of user {user}"),
+            Step::RemoveTag => format!("tag {TAG_KEY}={TAG_VALUE} of user {user}"),
+        }
+    }
+}
+
+/// What a user needs, judged from its state alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assessment {
+    /// Steps to take; `partly` when an earlier run (or a person) already did some of the work.
+    Migrate {
+        steps: Vec<Step>,
+        partly: bool,
+        note: Option<String>,
+    },
+    AlreadyMigrated {
+        note: Option<String>,
+    },
+    /// Nothing is changed; an operator has to look (an edited policy, a user that cannot send).
+    NeedsDecision {
+        reason: String,
+        differences: Vec<String>,
+    },
+    /// A named user that has neither the inline policy nor the group: not an SMTP user to migrate.
+    NotSmtpUser,
+    NotFound,
+}
+
+/// Judges one user: which steps remain, in the guide's order.
+pub fn assess(user: &UserState) -> Assessment {
+    if !user.exists {
+        return Assessment::NotFound;
+    }
+    let console_tag = user.invoked_by.as_deref() == Some(TAG_VALUE);
+    let tag_note = match user.invoked_by.as_deref() {
+        Some(v) if v != TAG_VALUE => Some(format!(
+            "tag {TAG_KEY}={v} kept: only {TAG_KEY}={TAG_VALUE} is removed"
+        )),
+        _ => None,
+    };
+    match &user.inline_policy {
+        Some(document) => {
+            let differences = differences_from_sending_policy(document);
+            if !differences.is_empty() {
+                return Assessment::NeedsDecision {
+                    reason: format!(
+                        "its inline policy {POLICY} is not exactly {} on *: nothing was changed \
+                         (the group would grant something else); decide, then delete or keep the policy yourself",
+                        crate::policy::SEND_RAW_EMAIL
+                    ),
+                    differences,
+                };
+            }
+            let mut steps = Vec::new();
+            if !user.in_group {
+                steps.push(Step::AddToGroup);
+            }
+            steps.push(Step::ConfirmMembership);
+            steps.push(Step::DeleteInlinePolicy);
+            if console_tag {
+                steps.push(Step::RemoveTag);
+            }
+            Assessment::Migrate {
+                steps,
+                partly: user.in_group,
+                note: tag_note,
+            }
+        }
+        None if user.in_group && console_tag => Assessment::Migrate {
+            steps: vec![Step::RemoveTag],
+            partly: true,
+            note: None,
+        },
+        None if user.in_group => Assessment::AlreadyMigrated { note: tag_note },
+        None if console_tag => Assessment::NeedsDecision {
+            reason: format!(
+                "tagged {TAG_KEY}={TAG_VALUE} but has neither the inline policy {POLICY} nor membership \
+                 of {GROUP}, so it cannot send; add it to the group yourself if it should"
+            ),
+            differences: Vec::new(),
+        },
+        None => Assessment::NotSmtpUser,
+    }
+}
+
+/// Reads named users, three concurrent reads each (iam:ListGroupsForUser, which also tells whether
+/// the user exists; iam:GetUserPolicy; iam:ListUserTags), `concurrency` users at a time. With more
+/// than [`ACCOUNT_READ_FROM`] names, one account-wide read is used instead. A user whose reads fail
+/// gets its error, in the order of `names`.
+pub async fn read_named(
+    iam: &Iam,
+    names: &[String],
+    concurrency: usize,
+) -> anyhow::Result<Vec<(String, Result<UserState, AwsError>)>> {
+    if names.len() > ACCOUNT_READ_FROM {
+        let mut found: HashMap<String, UserState> = iam
+            .account_users(Some(ACCOUNT_PAGE_SIZE))
+            .await?
+            .iter()
+            .map(|u| (u.name.clone(), UserState::from(u)))
+            .collect();
+        return Ok(names
+            .iter()
+            .map(|n| {
+                let state = found.remove(n).unwrap_or_else(|| UserState::missing(n));
+                (n.clone(), Ok(state))
+            })
+            .collect());
+    }
+    let reads = stream::iter(names.iter().cloned())
+        .map(|name| async move {
+            let state = read_user(iam, &name).await;
+            (name, state)
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    Ok(reads)
+}
+
+async fn read_user(iam: &Iam, name: &str) -> Result<UserState, AwsError> {
+    let (groups, policy, tags) = tokio::join!(
+        iam.list_groups_for_user(name),
+        iam.get_user_policy(name, POLICY),
+        iam.list_user_tags(name)
+    );
+    let groups = match groups {
+        Ok(g) => g,
+        Err(e) if e.is(ErrorKind::NotFound) => return Ok(UserState::missing(name)),
+        Err(e) => return Err(e),
+    };
+    let tags = match tags {
+        Ok(t) => t,
+        // Deleted between the reads.
+        Err(e) if e.is(ErrorKind::NotFound) => return Ok(UserState::missing(name)),
+        Err(e) => return Err(e),
+    };
+    Ok(UserState {
+        name: name.to_string(),
+        exists: true,
+        inline_policy: policy?,
+        in_group: groups.iter().any(|g| g == GROUP),
+        invoked_by: tags.into_iter().find(|(k, _)| k == TAG_KEY).map(|(_, v)| v),
+    })
+}
+
+/// `--all`: every user that still has the inline policy or the console's tag, sorted by name, from
+/// iam:GetAccountAuthorizationDetails (Filter=User, every page) — no per-user reads.
+pub async fn read_account(iam: &Iam) -> anyhow::Result<Vec<UserState>> {
+    let mut users: Vec<UserState> = iam
+        .account_users(Some(ACCOUNT_PAGE_SIZE))
+        .await?
+        .iter()
+        .map(UserState::from)
+        .filter(UserState::is_candidate)
+        .collect();
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(users)
+}
+
+/// Where a user ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every step ran in this run.
+    Migrated,
+    /// A partly migrated user, finished in this run.
+    Finished,
+    AlreadyMigrated,
+    NeedsDecision,
+    /// A named user that is not an SMTP user to migrate (no inline policy, not in the group).
+    Skipped,
+    NotFound,
+    Failed,
+    /// `--dry-run` only: the steps that would run.
+    WouldMigrate,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Migrated => "migrated",
+            Status::Finished => "finished",
+            Status::AlreadyMigrated => "already migrated",
+            Status::NeedsDecision => "needs a decision",
+            Status::Skipped => "skipped",
+            Status::NotFound => "not found",
+            Status::Failed => "FAILED",
+            Status::WouldMigrate => "would migrate",
+        }
+    }
+}
+
+/// One user's line in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserOutcome {
+    pub user: String,
+    pub status: Status,
+    /// The API calls that took effect, in order (`--dry-run`: the calls that would be made).
+    pub steps_done: Vec<String>,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// For an edited inline policy: how it differs from `ses:SendRawEmail` on `*`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
+}
+
+impl UserOutcome {
+    fn new(user: &str, status: Status) -> Self {
+        UserOutcome {
+            user: user.to_string(),
+            status,
+            steps_done: Vec::new(),
+            error: None,
+            note: None,
+            differences: Vec::new(),
+        }
+    }
+
+    /// The outcome of a user that needs no change (or that this run cannot change), from its
+    /// assessment; `None` when there is work to do.
+    pub fn without_work(user: &str, assessment: &Assessment) -> Option<UserOutcome> {
+        Some(match assessment {
+            Assessment::Migrate { .. } => return None,
+            Assessment::AlreadyMigrated { note } => UserOutcome {
+                note: note.clone(),
+                ..UserOutcome::new(user, Status::AlreadyMigrated)
+            },
+            Assessment::NeedsDecision { reason, differences } => UserOutcome {
+                note: Some(reason.clone()),
+                differences: differences.clone(),
+                ..UserOutcome::new(user, Status::NeedsDecision)
+            },
+            Assessment::NotSmtpUser => UserOutcome {
+                note: Some(format!(
+                    "has no inline policy {POLICY} and is not in {GROUP}: nothing to migrate"
+                )),
+                ..UserOutcome::new(user, Status::Skipped)
+            },
+            Assessment::NotFound => UserOutcome {
+                error: Some(format!("IAM user {user} does not exist; check the name")),
+                ..UserOutcome::new(user, Status::NotFound)
+            },
+        })
+    }
+
+    /// A user whose state could not be read.
+    pub fn unreadable(user: &str, error: &AwsError) -> UserOutcome {
+        UserOutcome {
+            error: Some(format!("reading the user failed, nothing changed: {error}")),
+            ..UserOutcome::new(user, Status::Failed)
+        }
+    }
+
+    /// `--dry-run`: the steps a user would go through.
+    pub fn planned(user: &str, steps: &[Step], note: Option<String>) -> UserOutcome {
+        UserOutcome {
+            steps_done: steps.iter().map(|s| s.action().to_string()).collect(),
+            note,
+            ..UserOutcome::new(user, Status::WouldMigrate)
+        }
+    }
+
+    fn is_failure(&self) -> bool {
+        matches!(self.status, Status::Failed | Status::NotFound)
+    }
+}
+
+/// A user with work to do.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub user: String,
+    pub steps: Vec<Step>,
+    pub partly: bool,
+    pub note: Option<String>,
+}
+
+/// Carries out the jobs, `concurrency` users at a time; `on_done` is called as each user finishes
+/// (for a progress bar). Outcomes come back in the order of `jobs`.
+pub async fn migrate_users(
+    iam: &Iam,
+    jobs: &[Job],
+    concurrency: usize,
+    on_done: impl Fn(&UserOutcome),
+) -> Vec<UserOutcome> {
+    let mut outcomes: Vec<(usize, UserOutcome)> = stream::iter(jobs.iter().enumerate())
+        .map(|(i, job)| async move { (i, migrate_user(iam, job).await) })
+        .buffer_unordered(concurrency.max(1))
+        .inspect(|(_, outcome)| on_done(outcome))
+        .collect()
+        .await;
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// One user's steps, stopping at the first failure. Whatever fails, the inline policy is only
+/// deleted after the membership was seen, so the user is never left without both.
+async fn migrate_user(iam: &Iam, job: &Job) -> UserOutcome {
+    let user = job.user.as_str();
+    let mut done = Vec::new();
+    for &step in &job.steps {
+        let result = match step {
+            Step::AddToGroup => iam
+                .add_user_to_group(GROUP, user)
+                .await
+                .map_err(|e| e.to_string()),
+            Step::ConfirmMembership => confirm_membership(iam, user).await,
+            Step::DeleteInlinePolicy => match iam.delete_user_policy(user, POLICY).await {
+                // Gone already (a retried call that had taken effect, or another run): done. Should
+                // the user itself be gone, the next step says so.
+                Err(e) if e.is(ErrorKind::NotFound) => Ok(()),
+                other => other.map_err(|e| e.to_string()),
+            },
+            Step::RemoveTag => iam.untag_user(user, &[TAG_KEY]).await.map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => done.push(step.action().to_string()),
+            Err(error) => {
+                let kept = if done.iter().any(|d| d == Step::DeleteInlinePolicy.action()) {
+                    "the inline policy is already deleted and the user is in the group"
+                } else {
+                    "the inline policy is kept"
+                };
+                return UserOutcome {
+                    steps_done: done,
+                    error: Some(format!("{error}; {kept}; run the command again to finish")),
+                    note: job.note.clone(),
+                    ..UserOutcome::new(user, Status::Failed)
+                };
+            }
+        }
+    }
+    let status = if job.partly {
+        Status::Finished
+    } else {
+        Status::Migrated
+    };
+    UserOutcome {
+        steps_done: done,
+        note: job.note.clone(),
+        ..UserOutcome::new(user, status)
+    }
+}
+
+/// Reads the user's groups until the membership shows, waiting a little between reads (bounded by
+/// [`CONFIRM_WAITS`]).
+async fn confirm_membership(iam: &Iam, user: &str) -> Result<(), String> {
+    let mut waits = CONFIRM_WAITS.iter();
+    loop {
+        let groups = iam.list_groups_for_user(user).await.map_err(|e| e.to_string())?;
+        if groups.iter().any(|g| g == GROUP) {
+            return Ok(());
+        }
+        match waits.next() {
+            Some(wait) => tokio::time::sleep(*wait).await,
+            None => {
+                return Err(format!(
+                    "iam:ListGroupsForUser does not show user {user} in group {GROUP}, so the inline policy \
+                     was not deleted"
+                ))
+            }
+        }
+    }
+}
+
+/// Counts of users by status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub users: usize,
+    pub migrated: usize,
+    pub finished: usize,
+    pub already_migrated: usize,
+    pub needs_decision: usize,
+    pub skipped: usize,
+    pub not_found: usize,
+    pub failed: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub would_migrate: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Totals {
+    fn of(users: &[UserOutcome]) -> Totals {
+        let mut t = Totals {
+            users: users.len(),
+            ..Totals::default()
+        };
+        for u in users {
+            match u.status {
+                Status::Migrated => t.migrated += 1,
+                Status::Finished => t.finished += 1,
+                Status::AlreadyMigrated => t.already_migrated += 1,
+                Status::NeedsDecision => t.needs_decision += 1,
+                Status::Skipped => t.skipped += 1,
+                Status::NotFound => t.not_found += 1,
+                Status::Failed => t.failed += 1,
+                Status::WouldMigrate => t.would_migrate += 1,
+            }
+        }
+        t
+    }
+}
+
+/// What the command did (or, with `--dry-run`, would do), user by user, with totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationReport {
+    pub dry_run: bool,
+    /// The setup calls made before the users (dry run: that would be made).
+    pub setup: Vec<PlannedCall>,
+    pub users: Vec<UserOutcome>,
+    pub totals: Totals,
+}
+
+impl MigrationReport {
+    pub fn new(dry_run: bool, setup: Vec<PlannedCall>, users: Vec<UserOutcome>) -> Self {
+        let totals = Totals::of(&users);
+        MigrationReport {
+            dry_run,
+            setup,
+            users,
+            totals,
+        }
+    }
+
+    /// Whether any user failed or was not found (exit 1).
+    pub fn has_failures(&self) -> bool {
+        self.users.iter().any(UserOutcome::is_failure)
+    }
+}
+
+fn short(action: &str) -> &str {
+    action.strip_prefix("iam:").unwrap_or(action)
+}
+
+impl fmt::Display for MigrationReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dry_run {
+            writeln!(
+                f,
+                "Plan for `sesctl migrate-inline-policy` (dry run: nothing is changed):"
+            )?;
+        }
+        if !self.setup.is_empty() {
+            let verb = if self.dry_run { "would run" } else { "ran" };
+            writeln!(f, "Setup {verb} first:")?;
+            for c in &self.setup {
+                writeln!(f, "  {:<26} {}", c.action, c.target)?;
+            }
+        }
+        if self.users.is_empty() {
+            writeln!(
+                f,
+                "No user has the inline policy {POLICY} or the tag {TAG_KEY}={TAG_VALUE}: nothing to migrate."
+            )?;
+        } else {
+            let header = if self.dry_run {
+                ["USER", "STATUS", "STEPS", "ERROR / NOTE"]
+            } else {
+                ["USER", "STATUS", "STEPS DONE", "ERROR / NOTE"]
+            };
+            let with_detail = self.users.iter().any(|u| u.error.is_some() || u.note.is_some());
+            let columns = if with_detail { 4 } else { 3 };
+            let rows: Vec<Vec<String>> = self
+                .users
+                .iter()
+                .map(|u| {
+                    let steps = if u.steps_done.is_empty() {
+                        "-".to_string()
+                    } else {
+                        u.steps_done
+                            .iter()
+                            .map(|s| short(s))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let detail = u.error.clone().or_else(|| u.note.clone()).unwrap_or_default();
+                    let mut row = vec![u.user.clone(), u.status.label().to_string(), steps, detail];
+                    row.truncate(columns);
+                    row
+                })
+                .collect();
+            f.write_str(&table(&header[..columns], &rows))?;
+            for u in self.users.iter().filter(|u| !u.differences.is_empty()) {
+                writeln!(
+                    f,
+                    "{}: inline policy {POLICY} differs from ses:SendRawEmail on *:",
+                    u.user
+                )?;
+                for d in &u.differences {
+                    writeln!(f, "  - {d}")?;
+                }
+            }
+        }
+        let t = &self.totals;
+        let mut parts = Vec::new();
+        if self.dry_run {
+            parts.push(format!("{} would migrate", t.would_migrate));
+        } else {
+            parts.push(format!("{} migrated", t.migrated));
+            parts.push(format!("{} finished", t.finished));
+        }
+        parts.push(format!("{} already migrated", t.already_migrated));
+        parts.push(format!("{} need a decision", t.needs_decision));
+        for (n, what) in [(t.skipped, "skipped"), (t.not_found, "not found")] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        parts.push(format!("{} failed", t.failed));
+        writeln!(f, "Totals: {} users: {}.", t.users, parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SENDING_POLICY_DOCUMENT;
+
+    fn user(policy: Option<&str>, in_group: bool, tag: Option<&str>) -> UserState {
+        UserState {
+            name: "u".into(),
+            exists: true,
+            inline_policy: policy.map(str::to_string),
+            in_group,
+            invoked_by: tag.map(str::to_string),
+        }
+    }
+
+    fn steps(a: Assessment) -> Vec<Step> {
+        match a {
+            Assessment::Migrate { steps, .. } => steps,
+            other => panic!("expected steps, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_legacy_user_takes_the_guides_four_steps_in_order() {
+        let s = steps(assess(&user(
+            Some(SENDING_POLICY_DOCUMENT),
+            false,
+            Some(TAG_VALUE),
+        )));
+        assert_eq!(
+            s,
+            [
+                Step::AddToGroup,
+                Step::ConfirmMembership,
+                Step::DeleteInlinePolicy,
+                Step::RemoveTag
+            ]
+        );
+    }
+
+    #[test]
+    fn partly_migrated_users_get_only_what_remains() {
+        let a = assess(&user(Some(SENDING_POLICY_DOCUMENT), true, Some(TAG_VALUE)));
+        assert!(matches!(a, Assessment::Migrate { partly: true, .. }));
+        assert_eq!(
+            steps(a),
+            [Step::ConfirmMembership, Step::DeleteInlinePolicy, Step::RemoveTag]
+        );
+        assert_eq!(
+            steps(assess(&user(None, true, Some(TAG_VALUE)))),
+            [Step::RemoveTag]
+        );
+    }
+
+    #[test]
+    fn deletion_always_follows_a_confirmed_membership() {
+        for in_group in [false, true] {
+            for tag in [None, Some(TAG_VALUE), Some("Other")] {
+                let s = steps(assess(&user(Some(SENDING_POLICY_DOCUMENT), in_group, tag)));
+                let confirm = s.iter().position(|x| *x == Step::ConfirmMembership).unwrap();
+                let delete = s.iter().position(|x| *x == Step::DeleteInlinePolicy).unwrap();
+                assert!(confirm < delete);
+                assert_eq!(s.contains(&Step::RemoveTag), tag == Some(TAG_VALUE));
+            }
+        }
+    }
+
+    #[test]
+    fn migrated_and_foreign_users_are_left_alone() {
+        assert_eq!(
+            assess(&user(None, true, None)),
+            Assessment::AlreadyMigrated { note: None }
+        );
+        assert!(matches!(
+            assess(&user(None, true, Some("Terraform"))),
+            Assessment::AlreadyMigrated { note: Some(_) }
+        ));
+        assert_eq!(assess(&user(None, false, None)), Assessment::NotSmtpUser);
+        assert_eq!(assess(&UserState::missing("x")), Assessment::NotFound);
+        assert!(matches!(
+            assess(&user(None, false, Some(TAG_VALUE))),
+            Assessment::NeedsDecision { .. }
+        ));
+    }
+
+    #[test]
+    fn an_edited_policy_needs_a_decision_with_its_differences() {
+        let edited = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ses:SendRawEmail","ses:SendEmail"],"Resource":"*"}]}"#;
+        match assess(&user(Some(edited), true, Some(TAG_VALUE))) {
+            Assessment::NeedsDecision { differences, .. } => {
+                assert_eq!(differences.len(), 1);
+                assert!(differences[0].contains("ses:SendEmail"), "{differences:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_console_users_are_candidates_for_all() {
+        assert!(user(Some("{}"), false, None).is_candidate());
+        assert!(user(None, true, Some(TAG_VALUE)).is_candidate());
+        assert!(!user(None, true, Some("Other")).is_candidate());
+        assert!(!user(None, true, None).is_candidate());
+    }
+
+    #[test]
+    fn the_report_counts_and_renders() {
+        let users = vec![
+            UserOutcome {
+                steps_done: vec!["iam:AddUserToGroup".into()],
+                error: Some("boom".into()),
+                ..UserOutcome::new("a", Status::Failed)
+            },
+            UserOutcome::new("b", Status::Migrated),
+            UserOutcome {
+                differences: vec!["statement 1 has a Condition".into()],
+                ..UserOutcome::new("c", Status::NeedsDecision)
+            },
+        ];
+        let r = MigrationReport::new(false, Vec::new(), users);
+        assert!(r.has_failures());
+        assert_eq!(
+            (r.totals.failed, r.totals.migrated, r.totals.needs_decision),
+            (1, 1, 1)
+        );
+        let text = r.to_string();
+        assert!(text.contains("a     FAILED"), "{text}");
+        assert!(text.contains("  - statement 1 has a Condition"), "{text}");
+        assert!(
+            text.ends_with(
+                "Totals: 3 users: 1 migrated, 0 finished, 0 already migrated, 1 need a decision, 1 failed.\n"
+            ),
+            "{text}"
+        );
+    }
+}
