@@ -50,6 +50,11 @@ impl fmt::Display for AwsError {
                 "{} was denied ({code}): {}; the caller needs permission for {}",
                 self.action, self.message, self.action
             ),
+            (None, ErrorKind::AccessDenied) => write!(
+                f,
+                "{} was denied: {}; the caller needs permission for {}",
+                self.action, self.message, self.action
+            ),
             (Some(code), _) => write!(f, "{} failed ({code}): {}", self.action, self.message),
             (None, _) => write!(f, "{} failed: {}", self.action, self.message),
         }
@@ -112,6 +117,13 @@ where
                     e.message().unwrap_or("no message").to_string(),
                 ),
                 None if status == 429 => (ErrorKind::Throttled, None, format!("HTTP {status}")),
+                // An AWS API answers 403 only to a request it refuses to authorize; a body the SDK
+                // cannot read (an emulator's, a proxy's or a VPC endpoint policy's) is still a denial.
+                None if status == 403 => (
+                    ErrorKind::AccessDenied,
+                    None,
+                    "the service answered HTTP 403 Forbidden".to_string(),
+                ),
                 None => (
                     ErrorKind::Other,
                     None,
@@ -135,10 +147,10 @@ where
         ),
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
-            let kind = if status == 429 {
-                ErrorKind::Throttled
-            } else {
-                ErrorKind::Network
+            let kind = match status {
+                429 => ErrorKind::Throttled,
+                403 => ErrorKind::AccessDenied,
+                _ => ErrorKind::Network,
             };
             (
                 kind,
@@ -179,5 +191,15 @@ mod tests {
             message: "User: x is not authorized".into(),
         };
         assert!(e.to_string().contains("needs permission for iam:CreateUser"));
+        let unreadable = AwsError {
+            code: None,
+            message: "the service answered HTTP 403 Forbidden".into(),
+            ..e
+        };
+        assert_eq!(
+            unreadable.to_string(),
+            "iam:CreateUser was denied: the service answered HTTP 403 Forbidden; the caller needs \
+             permission for iam:CreateUser"
+        );
     }
 }
