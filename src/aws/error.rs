@@ -101,6 +101,20 @@ pub(crate) fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The `<Message>` of an XML error body the SDK could not parse, on one line and at most 300
+/// characters.
+fn xml_message(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("<Message>")? + "<Message>".len();
+    let end = start + text[start..].find("</Message>")?;
+    let message: String = text[start..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    Some(message.trim().to_string()).filter(|m| !m.is_empty())
+}
+
 /// Classifies an SDK failure of `action`.
 pub(crate) fn classify<E>(action: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where
@@ -122,7 +136,10 @@ where
                 None if status == 403 => (
                     ErrorKind::AccessDenied,
                     None,
-                    "the service answered HTTP 403 Forbidden".to_string(),
+                    match service.raw().body().bytes().and_then(xml_message) {
+                        Some(m) => format!("the service answered HTTP 403 Forbidden ({m})"),
+                        None => "the service answered HTTP 403 Forbidden".to_string(),
+                    },
                 ),
                 None => (
                     ErrorKind::Other,
@@ -180,6 +197,16 @@ mod tests {
         assert_eq!(kind_for_code("Throttling"), ErrorKind::Throttled);
         assert_eq!(kind_for_code("AccessDenied"), ErrorKind::AccessDenied);
         assert_eq!(kind_for_code("SomethingNew"), ErrorKind::Other);
+    }
+
+    #[test]
+    fn the_message_of_an_unparsed_error_body_is_kept_short_and_on_one_line() {
+        let body = b"<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: x is not\nauthorized</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_message(body).as_deref(), Some("User: x is not authorized"));
+        assert_eq!(xml_message(b"<html>Forbidden</html>"), None);
+        assert_eq!(xml_message(b"<Message></Message>"), None);
+        let long = format!("<Message>{}</Message>", "a".repeat(1000));
+        assert_eq!(xml_message(long.as_bytes()).unwrap().len(), 300);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod create_user;
 mod delete_user;
 mod derive;
 mod migrate;
+mod privilege;
 mod regions;
 mod rotate;
 pub mod setup;

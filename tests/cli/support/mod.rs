@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod enforcing;
 pub mod legacy;
 
 use std::io::{BufRead, BufReader, Read, Write};
