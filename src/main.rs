@@ -7,6 +7,7 @@ use sesctl::cli::Cli;
 use sesctl::error;
 
 fn main() -> ExitCode {
+    sesctl::secret::redact_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -84,9 +84,58 @@ pub fn disable_core_dumps() {
     }
 }
 
+/// Replaces the panic printer so that a panic never prints a runtime value: a message that is a fixed
+/// string from the source is shown, a formatted one (which could hold an exposed secret) is withheld.
+/// The location is always shown, and with `RUST_BACKTRACE` set the backtrace (function names only).
+pub fn redact_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let mut report = panic_report(info.payload(), info.location());
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            report.push_str(&format!("\n{}", std::backtrace::Backtrace::force_capture()));
+        }
+        eprintln!("{report}");
+    }));
+}
+
+/// The line [`redact_panics`] prints for a panic.
+pub fn panic_report(
+    payload: &(dyn std::any::Any + Send),
+    location: Option<&std::panic::Location<'_>>,
+) -> String {
+    let place = location
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    match payload.downcast_ref::<&'static str>() {
+        Some(message) => format!("sesctl: internal error{place}: {message}; please report this bug"),
+        None => format!(
+            "sesctl: internal error{place} (its message is not shown, as it may hold a secret value); \
+             please report this bug"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_report_shows_fixed_messages_and_withholds_formatted_ones() {
+        let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string());
+        let formatted = std::panic::catch_unwind(|| -> u8 {
+            None.unwrap_or_else(|| panic!("could not store {}", secret.expose()))
+        })
+        .unwrap_err();
+        let report = panic_report(&*formatted, None);
+        assert!(!report.contains(secret.expose()), "{report}");
+        assert!(report.contains("not shown"), "{report}");
+        let expected = std::panic::catch_unwind(|| -> u8 { None.expect(secret.expose()) }).unwrap_err();
+        assert!(!panic_report(&*expected, None).contains(secret.expose()));
+        let fixed = std::panic::catch_unwind(|| -> u8 { panic!("an invariant broke") }).unwrap_err();
+        assert_eq!(
+            panic_report(&*fixed, None),
+            "sesctl: internal error: an invariant broke; please report this bug"
+        );
+    }
 
     #[test]
     fn debug_and_display_never_show_the_value() {
