@@ -112,12 +112,57 @@ pub fn kms_key_id(id: &str) -> anyhow::Result<()> {
 
 /// An endpoint URL: http or https with a host.
 pub fn endpoint_url(raw: &str) -> anyhow::Result<()> {
-    let parsed =
-        url::Url::parse(raw).map_err(|e| usage(format!("--endpoint-url '{raw}' is not a URL: {e}")))?;
+    endpoint_url_in("--endpoint-url", raw)
+}
+
+fn endpoint_url_in(source: &str, raw: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(raw).map_err(|e| usage(format!("{source} '{raw}' is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(usage(format!(
-            "--endpoint-url '{raw}' must be an http:// or https:// URL with a host"
+            "{source} '{raw}' must be an http:// or https:// URL with a host"
         )));
+    }
+    Ok(())
+}
+
+/// The environment variables that shape how sesctl reaches AWS, checked before the SDK reads them:
+/// the SDK reports a malformed endpoint only when a request is made (as a debug dump of that
+/// request), and panics on a malformed retry setting.
+pub fn aws_environment() -> anyhow::Result<()> {
+    let var = |name: &str| -> anyhow::Result<Option<String>> {
+        match std::env::var(name) {
+            Ok(v) if v.is_empty() => Ok(None),
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(usage(format!("{name} is not valid UTF-8"))),
+        }
+    };
+    let ignored = var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?.is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !ignored {
+        for name in [
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_IAM",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        ] {
+            if let Some(v) = var(name)? {
+                endpoint_url_in(name, &v)?;
+            }
+        }
+    }
+    if let Some(v) = var("AWS_MAX_ATTEMPTS")? {
+        if !v.parse::<u32>().is_ok_and(|n| (1..=20).contains(&n)) {
+            return Err(usage(format!(
+                "AWS_MAX_ATTEMPTS '{v}' must be a whole number from 1 to 20"
+            )));
+        }
+    }
+    if let Some(v) = var("AWS_RETRY_MODE")? {
+        if !["standard", "adaptive"].contains(&v.to_ascii_lowercase().as_str()) {
+            return Err(usage(format!(
+                "AWS_RETRY_MODE '{v}' must be standard or adaptive"
+            )));
+        }
     }
     Ok(())
 }

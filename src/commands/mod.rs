@@ -46,6 +46,7 @@ impl Context {
         if let Some(url) = &self.global.endpoint_url {
             crate::validate::endpoint_url(url)?;
         }
+        crate::validate::aws_environment()?;
         Ok(AwsOptions {
             profile: self.global.profile.clone(),
             region: self.single_region()?.map(str::to_string),
@@ -120,6 +121,13 @@ impl Context {
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let ctx = Context::new(cli.global);
+    // Commands that call AWS check how to reach it before anything else (offline ones never look).
+    if !matches!(
+        cli.command,
+        Command::Derive(_) | Command::Regions | Command::Completions(_) | Command::Man
+    ) {
+        ctx.aws_options()?;
+    }
     match cli.command {
         Command::Derive(args) => derive::exec(&ctx, args).await,
         Command::Regions => regions::exec(&ctx),
