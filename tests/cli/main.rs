@@ -9,6 +9,7 @@ mod create_user;
 mod delete_user;
 mod derive;
 mod hygiene;
+mod inputs;
 mod migrate;
 mod privilege;
 mod regions;
