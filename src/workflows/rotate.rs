@@ -127,8 +127,9 @@ struct StoredFields {
     region: Option<String>,
 }
 
-/// Parses a stored credential. The error never quotes the value (it holds a password).
-fn parse_stored(
+/// Parses a stored credential (the secret string read back from Secrets Manager; a fuzz target in
+/// `fuzz/` feeds it arbitrary text). The error never quotes the value (it holds a password).
+pub fn parse_stored(
     secret: &str,
     stage: &str,
     version_id: &str,

@@ -1,0 +1,28 @@
+//! The secret string `rotate` reads back from Secrets Manager (anyone with write access to the secret
+//! controls it): `workflows::rotate::parse_stored`. It must never panic; what it accepts names a user
+//! and a key; its errors never quote the value (it holds a password).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sesctl::secret::Secret;
+use sesctl::workflows::rotate::parse_stored;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let value = Secret::new(text.to_string());
+    match parse_stored("smtp/fuzz", "AWSCURRENT", "v1", &value) {
+        Ok(stored) => {
+            assert!(!stored.iam_user_name.is_empty());
+            assert!(!stored.access_key_id.is_empty());
+            assert!(stored.region.as_deref() != Some(""));
+        }
+        Err(err) => {
+            let message = format!("{err:#}");
+            if text.trim().len() >= 24 {
+                assert!(!message.contains(text.trim()), "the message quotes the value: {message}");
+            }
+        }
+    }
+});
