@@ -3,6 +3,7 @@
 //! Workflows see sesctl's own types only; the SDK stays inside `aws`.
 
 pub mod setup;
+pub mod verify;
 
 use std::fmt;
 
