@@ -8,6 +8,7 @@
 pub mod account;
 pub mod error;
 pub mod iam;
+pub mod key_owner;
 pub mod secrets;
 
 use std::time::Duration;

@@ -7,6 +7,7 @@ pub mod deliver;
 pub mod migrate;
 pub mod rotate;
 pub mod setup;
+pub mod verify;
 
 use std::fmt;
 
