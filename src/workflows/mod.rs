@@ -2,6 +2,8 @@
 //! and an executor that carries it out and walks back what it did when a later step fails.
 //! Workflows see sesctl's own types only; the SDK stays inside `aws`.
 
+pub mod audit;
+pub mod delete_user;
 pub mod setup;
 
 use std::fmt;
