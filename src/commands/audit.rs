@@ -277,7 +277,7 @@ impl fmt::Display for AuditReport {
             s.errors, s.warnings, s.info
         )?;
         let mut all: Vec<&Finding> = self.users.iter().flat_map(|u| u.findings.iter()).collect();
-        all.sort_by(|a, b| b.severity.cmp(&a.severity));
+        all.sort_by_key(|f| std::cmp::Reverse(f.severity));
         for x in all {
             let head = format!(
                 "{:<7}  {:<21}  {}  {}",

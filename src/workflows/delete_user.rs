@@ -413,7 +413,9 @@ pub async fn execute(
     }
     let mut notes = Vec::new();
     if let Some(why) = &state.service_credentials_unknown {
-        notes.push(format!("service-specific credentials could not be listed ({why})"));
+        notes.push(format!(
+            "service-specific credentials could not be listed ({why})"
+        ));
     }
     if let Some(s) = secret.filter(|s| s.already_scheduled) {
         notes.push(format!("secret {} was already scheduled for deletion", s.name));

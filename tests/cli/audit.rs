@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use crate::support::{self, block_on, FaultProxy, Moto, Sesctl};
 
 const GROUP: &str = "AWSSESSendingGroupDoNotRename";
-const SEND: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
+const SEND: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
 
 fn seeded_smtp(seed: &Value) -> BTreeMap<String, String> {
     seed["smtp"]
@@ -87,7 +88,11 @@ fn two_thousand_users_every_page_read_only_smtp_users_reported_with_few_calls() 
             .iter()
             .map(|k| k["access_key_id"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(keys, seeded_keys(&seed, name), "{name}: every key, across key pages");
+        assert_eq!(
+            keys,
+            seeded_keys(&seed, name),
+            "{name}: every key, across key pages"
+        );
         let ids = finding_ids(u);
         match kind.as_str() {
             "group" => {
@@ -96,12 +101,18 @@ fn two_thousand_users_every_page_read_only_smtp_users_reported_with_few_calls() 
             }
             "inline" => {
                 assert_eq!(reasons, ["inline_sending_policy", "console_tag"]);
-                assert!(ids.contains("inline-policy") && !ids.contains("console-tag"), "{ids:?}");
+                assert!(
+                    ids.contains("inline-policy") && !ids.contains("console-tag"),
+                    "{ids:?}"
+                );
             }
             "tag" => {
                 assert_eq!(reasons, ["console_tag"]);
                 assert_eq!(u["sending_permission"], false);
-                assert!(ids.contains("no-sending-permission") && ids.contains("console-tag"), "{ids:?}");
+                assert!(
+                    ids.contains("no-sending-permission") && ids.contains("console-tag"),
+                    "{ids:?}"
+                );
             }
             "attached" => {
                 assert_eq!(u["reasons"][0]["reason"], "attached_policy");
@@ -109,7 +120,10 @@ fn two_thousand_users_every_page_read_only_smtp_users_reported_with_few_calls() 
                 assert_eq!(u["sending_permission"], true);
             }
             "group_two_keys" => {
-                assert!(ids.contains("inactive-key") && !ids.contains("two-active-keys"), "{ids:?}");
+                assert!(
+                    ids.contains("inactive-key") && !ids.contains("two-active-keys"),
+                    "{ids:?}"
+                );
                 let statuses: BTreeSet<&str> = u["keys"]
                     .as_array()
                     .unwrap()
@@ -124,13 +138,22 @@ fn two_thousand_users_every_page_read_only_smtp_users_reported_with_few_calls() 
 
     let actions = proxy.actions();
     // Users: 2000 / 300 → 7 pages; groups and policies: 1 page.
-    assert_eq!(count(&actions, "GetAccountAuthorizationDetails"), 8, "{actions:?}");
+    assert_eq!(
+        count(&actions, "GetAccountAuthorizationDetails"),
+        8,
+        "{actions:?}"
+    );
     assert_eq!(count(&actions, "GetCredentialReport"), 1);
     // ListAccessKeys only for SMTP users holding keys (one page per key here), never for the 1900
     // plain users, some of whom hold keys too.
     let key_pages: usize = smtp.keys().map(|u| seeded_keys(&seed, u).len()).sum();
     assert_eq!(count(&actions, "ListAccessKeys"), key_pages);
-    for per_user in ["ListUsers", "ListUserPolicies", "ListGroupsForUser", "GetAccessKeyLastUsed"] {
+    for per_user in [
+        "ListUsers",
+        "ListUserPolicies",
+        "ListGroupsForUser",
+        "GetAccessKeyLastUsed",
+    ] {
         assert_eq!(count(&actions, per_user), 0, "{per_user}");
     }
     assert!(actions.len() <= 120, "{} calls for 2000 users", actions.len());
@@ -219,7 +242,11 @@ fn text_csv_and_json_shapes() {
     }
     assert!(text.stdout.starts_with("USER"), "{}", text.stdout);
     assert!(text.stdout.contains("two-active-keys"), "{}", text.stdout);
-    assert!(text.stdout.contains("fix: sesctl migrate-inline-policy"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("fix: sesctl migrate-inline-policy"),
+        "{}",
+        text.stdout
+    );
     assert!(!text.stdout.contains("bystander"));
 
     let csv = Sesctl::at(&moto.url).args(["audit", "-o", "csv"]).run();
@@ -235,7 +262,11 @@ fn text_csv_and_json_shapes() {
     let long: Vec<&&str> = lines.iter().filter(|l| l.starts_with("ses-smtp-user.")).collect();
     assert_eq!(long.len(), 2);
     assert!(long.iter().all(|l| l.contains(",inline,true,AKIA")), "{long:?}");
-    assert!(long.iter().all(|l| l.contains("inline-policy;two-active-keys;key-never-used")), "{long:?}");
+    assert!(
+        long.iter()
+            .all(|l| l.contains("inline-policy;two-active-keys;key-never-used")),
+        "{long:?}"
+    );
 
     let json = Sesctl::at(&moto.url).args(["audit", "-o", "json"]).run();
     json.assert_ok();
@@ -256,10 +287,23 @@ fn text_csv_and_json_shapes() {
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["settings"], json!({"max_key_age_days": 90, "unused_days": 45}));
     assert_eq!(v["users_scanned"], 3);
-    let user: BTreeSet<&str> = v["users"][0].as_object().unwrap().keys().map(String::as_str).collect();
+    let user: BTreeSet<&str> = v["users"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         user,
-        BTreeSet::from(["user_name", "arn", "created", "reasons", "sending_permission", "keys", "findings"])
+        BTreeSet::from([
+            "user_name",
+            "arn",
+            "created",
+            "reasons",
+            "sending_permission",
+            "keys",
+            "findings"
+        ])
     );
     let finding: BTreeSet<&str> = v["users"][0]["findings"][0]
         .as_object()
@@ -320,6 +364,9 @@ fn a_user_whose_keys_cannot_be_read_is_reported_and_the_run_exits_1() {
     run.assert_code(1);
     let v = run.json();
     assert_eq!(v["summary"]["unreadable_users"], 1);
-    assert!(v["users"][0]["error"].as_str().unwrap().contains("iam:ListAccessKeys"));
+    assert!(v["users"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("iam:ListAccessKeys"));
     assert!(run.stderr.contains("incomplete"), "{}", run.stderr);
 }

@@ -5,7 +5,8 @@ use serde_json::json;
 use crate::support::{self, block_on, moto, prefix, FaultProxy, Sesctl};
 
 const GROUP: &str = "AWSSESSendingGroupDoNotRename";
-const SEND: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
+const SEND: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
 const SSH_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDZ3DZ9iR4TjA2Xz3WO0mJ3cT0mWc3jS9m1i0gDEVgW8Xf2eY5t2lH0QeQ2m9T0F5P1bYlCqU4t5k8H3g4mF1l7W6ZyT2o0Vb6p8nY6pX9c1c1qAq1R1o1aQ9bqKjVw0G8Gv3jWw9Vq8I2nQkO8Nn1c8sN9YwQ5o5Kx3wF6Zb5QyQ4aQq0S6v7Yw8c9d0e1f2g3h4i5j6k7l8m9n0o1p2q3r4s5t6u7v8w9x0y1z2A3B4C5D6E7F8G9H0I1J2K3L4M5N6O7P8Q9R0S1T2U3V4W5X6Y7Z8a9b0c1d2e3f4g5h6i7j8k9l0m1n2o3p4q5r6s7t8u9v0w1x2y3z4 test@example";
 
 fn user_exists(iam: &aws_sdk_iam::Client, name: &str) -> bool {
@@ -120,7 +121,10 @@ fn removes_everything_that_blocks_deletion_then_the_user() {
     assert!(!user_exists(&iam, &name));
     let devices = block_on(iam.list_virtual_mfa_devices().send()).unwrap();
     assert!(
-        devices.virtual_mfa_devices().iter().all(|d| d.serial_number() != mfa_serial),
+        devices
+            .virtual_mfa_devices()
+            .iter()
+            .all(|d| d.serial_number() != mfa_serial),
         "the virtual MFA device is gone too"
     );
     // moto cannot list service-specific credentials; the run says so rather than hiding it.
@@ -144,7 +148,11 @@ fn refuses_a_user_that_is_not_an_smtp_user_unless_forced() {
     });
     let run = Sesctl::at(&moto.url).args(["delete-user", &name, "--yes"]).run();
     run.assert_code(2);
-    assert!(run.stderr.contains("not an SMTP user") && run.stderr.contains("--force"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not an SMTP user") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
     assert!(user_exists(&iam, &name));
 
     Sesctl::at(&moto.url)
@@ -183,7 +191,11 @@ fn a_user_granted_sending_by_an_attached_policy_counts_as_smtp_user() {
         .args(["delete-user", &name, "--dry-run"])
         .run();
     run.assert_ok();
-    assert!(run.stdout.contains("is an SMTP user (attached policy"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("is an SMTP user (attached policy"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -216,7 +228,11 @@ fn missing_user_and_bad_name() {
         .args(["delete-user", &prefix("nobody"), "--yes"])
         .run();
     run.assert_code(1);
-    assert!(run.stderr.contains("there is no IAM user named"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("there is no IAM user named"),
+        "{}",
+        run.stderr
+    );
     Sesctl::at(&moto.url)
         .args(["delete-user", "bad name!", "--yes"])
         .run()
@@ -237,7 +253,13 @@ fn schedules_the_secret_for_deletion_with_the_recovery_window() {
     let name = prefix("delsecret");
     group_member(&iam, &name);
     let secret = format!("smtp/{name}");
-    block_on(sm.create_secret().name(&secret).secret_string(secret_for(&name)).send()).unwrap();
+    block_on(
+        sm.create_secret()
+            .name(&secret)
+            .secret_string(secret_for(&name))
+            .send(),
+    )
+    .unwrap();
 
     let run = Sesctl::at(&moto.url)
         .args(["delete-user", &name, "--yes", "--region", "us-east-1"])
@@ -260,9 +282,23 @@ fn refuses_a_secret_that_belongs_to_another_user_before_any_change() {
     let name = prefix("delwrongsecret");
     group_member(&iam, &name);
     let secret = format!("smtp/{name}");
-    block_on(sm.create_secret().name(&secret).secret_string(secret_for("someone-else")).send()).unwrap();
+    block_on(
+        sm.create_secret()
+            .name(&secret)
+            .secret_string(secret_for("someone-else"))
+            .send(),
+    )
+    .unwrap();
     let run = Sesctl::at(&moto.url)
-        .args(["delete-user", &name, "--yes", "--region", "us-east-1", "--secret-name", &secret])
+        .args([
+            "delete-user",
+            &name,
+            "--yes",
+            "--region",
+            "us-east-1",
+            "--secret-name",
+            &secret,
+        ])
         .run();
     run.assert_code(2);
     assert!(run.stderr.contains("someone-else"), "{}", run.stderr);

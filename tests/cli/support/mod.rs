@@ -451,7 +451,12 @@ pub fn seed_account(endpoint: &str, prefix: &str, users: usize, smtp_every: usiz
     let out = Command::new(python())
         .arg(support_script("seed_account.py"))
         .args(["--endpoint", endpoint, "--prefix", prefix])
-        .args(["--users", &users.to_string(), "--smtp-every", &smtp_every.to_string()])
+        .args([
+            "--users",
+            &users.to_string(),
+            "--smtp-every",
+            &smtp_every.to_string(),
+        ])
         .output()
         .expect("run seed_account.py");
     assert!(
