@@ -2,7 +2,9 @@
 //! and an executor that carries it out and walks back what it did when a later step fails.
 //! Workflows see sesctl's own types only; the SDK stays inside `aws`.
 
+pub mod audit;
 pub mod create_user;
+pub mod delete_user;
 pub mod deliver;
 pub mod migrate;
 pub mod rotate;
