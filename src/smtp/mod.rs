@@ -389,3 +389,29 @@ pub async fn wait_for_login(
         }
     }
 }
+
+/// `--verify` for a credential sesctl just made (`create-user`, `rotate`): waits for the login to
+/// succeed (see [`wait_for_login`]) and, when it does not, returns an error that says what the
+/// server answered, after how many attempts, and the diagnosis. The password never appears in it.
+pub async fn verify_new_credential(
+    username: &str,
+    password: &Secret,
+    endpoint: &Endpoint,
+    deadline: Duration,
+) -> anyhow::Result<LoginOk> {
+    match wait_for_login(username, password, endpoint, deadline).await {
+        Ok(ok) => Ok(ok),
+        Err(failure) => {
+            let mut facts = diagnosis::Facts::new(username, password, endpoint);
+            facts.credential_region = Some(endpoint.region.clone());
+            let advice = diagnosis::diagnose(&failure, &facts, chrono::Utc::now());
+            Err(anyhow::anyhow!(
+                "{failure} (after {} attempt{} in {} s); {}",
+                failure.attempts,
+                if failure.attempts == 1 { "" } else { "s" },
+                failure.elapsed_secs,
+                advice.join("; ")
+            ))
+        }
+    }
+}

@@ -21,14 +21,19 @@ Usage: smtp_server.py --port P --mode MODE --cert-out PEM --log FILE --username 
 """
 import argparse
 import asyncio
+import base64
 import datetime
+import hashlib
+import hmac
 import ipaddress
+import json
 import os
 import ssl
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
@@ -121,12 +126,36 @@ for _verb in ["EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"
     setattr(RecordingSMTP, "smtp_" + _verb, _make(_orig, _verb))
 
 
+def smtp_password_v4(secret: str, region: str) -> bytes:
+    """The SES v4 SMTP password, as SES computes it from the key's secret."""
+    def sign(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+    k = sign(("AWS4" + secret).encode(), "11111111")
+    for part in (region, "ses", "aws4_request", "SendRawEmail"):
+        k = sign(k, part)
+    return base64.b64encode(bytes([4]) + k)
+
+
+def iam_password(iam_url: str, key_id: str, region: str):
+    """Like SES: the password an active IAM key has for `region`, read from the moto server's state;
+    None when the key is missing or inactive."""
+    with urllib.request.urlopen(iam_url + "/moto-api/data.json", timeout=10) as r:
+        data = json.load(r)
+    for k in data.get("iam", {}).get("AccessKey", []):
+        if k.get("access_key_id") == key_id and k.get("status") == "Active":
+            return smtp_password_v4(k["secret_access_key"], region)
+    return None
+
+
 class LoginPolicy:
-    def __init__(self, username: bytes, password: bytes, reject_first: int, throttle: bool):
+    def __init__(self, username: bytes, password: bytes, reject_first: int, throttle: bool,
+                 iam_url=None, iam_region=None):
         self.username = username
         self.password = password
         self.remaining_rejections = reject_first
         self.throttle = throttle
+        self.iam_url = iam_url
+        self.iam_region = iam_region
         self.lock = threading.Lock()
 
     def __call__(self, server, session, envelope, mechanism, auth_data):
@@ -134,7 +163,11 @@ class LoginPolicy:
             return AuthResult(
                 success=False, handled=False, message="454 4.7.0 Too many login attempts, try later"
             )
-        ok = auth_data.login == self.username and auth_data.password == self.password
+        if self.iam_url:
+            expected = iam_password(self.iam_url, auth_data.login.decode(), self.iam_region)
+            ok = expected is not None and auth_data.password == expected
+        else:
+            ok = auth_data.login == self.username and auth_data.password == self.password
         with self.lock:
             if ok and self.remaining_rejections > 0:
                 self.remaining_rejections -= 1
@@ -176,6 +209,9 @@ def main() -> int:
     p.add_argument("--username", required=True)
     p.add_argument("--password-env", required=True)
     p.add_argument("--reject-first", type=int, default=0)
+    p.add_argument("--iam-url", help="accept any active key of this moto server, with its v4 password "
+                   "for --iam-region (as SES checks logins against IAM); --username is then ignored")
+    p.add_argument("--iam-region", default="us-east-1")
     args = p.parse_args()
 
     cert_path, key_path = make_certificate(args.cert_out)
@@ -191,6 +227,8 @@ def main() -> int:
         os.environ[args.password_env].encode(),
         args.reject_first,
         args.mode == "throttle",
+        args.iam_url,
+        args.iam_region,
     )
     kwargs = dict(
         hostname="127.0.0.1",

@@ -49,6 +49,23 @@ impl SmtpServer {
     /// As [`start`](Self::start), but the first `reject_first` logins are refused with 535 even
     /// with the right credential (a key that has not reached SES yet).
     pub fn start_rejecting(mode: Mode, username: &str, password: &str, reject_first: u32) -> SmtpServer {
+        Self::launch(mode, username, password, reject_first, &[])
+    }
+
+    /// A server that checks logins as SES does: any active access key of the moto server at
+    /// `iam_url`, with its v4 password for `region` (read from moto's state). The first
+    /// `reject_first` good logins are still refused, as while a new key propagates.
+    pub fn start_iam(mode: Mode, iam_url: &str, region: &str, reject_first: u32) -> SmtpServer {
+        Self::launch(
+            mode,
+            "-",
+            "-",
+            reject_first,
+            &["--iam-url", iam_url, "--iam-region", region],
+        )
+    }
+
+    fn launch(mode: Mode, username: &str, password: &str, reject_first: u32, extra: &[&str]) -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let ca_file = dir.path().join("server-cert.pem");
         let log = dir.path().join("commands.log");
@@ -74,7 +91,10 @@ impl SmtpServer {
                 "SESCTL_TEST_SMTP_PASSWORD",
                 "--reject-first",
                 &reject_s,
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>(),
             &[("SESCTL_TEST_SMTP_PASSWORD", password)],
         );
         let deadline = Instant::now() + Duration::from_secs(30);
