@@ -15,11 +15,14 @@ const GROUP: &str = "AWSSESSendingGroupDoNotRename";
 
 /// Actions the SDK call does not name but AWS checks as well: moto checks only the call's own action,
 /// so these cannot be proven here (see docs/permissions.md).
-const CHECKED_ONLY_BY_AWS: [&str; 2] = [
+const CHECKED_ONLY_BY_AWS: [&str; 4] = [
     // iam:CreateUser with tags (create-user --tag).
     "iam:TagUser",
     // secretsmanager:CreateSecret with tags (sesctl always tags its secrets).
     "secretsmanager:TagResource",
+    // delete-user: moto has no service-specific credentials (it answers these with HTTP 500).
+    "iam:ListServiceSpecificCredentials",
+    "iam:DeleteServiceSpecificCredential",
 ];
 
 /// What each action is needed for, by the scenario that proves it (server, then scenario).
@@ -60,6 +63,24 @@ const MAIN: &[&str] = &[
     "iam:UntagUser",
     "iam:GetAccountAuthorizationDetails",
 ];
+/// delete-user on a user holding everything IAM makes you remove first.
+const DELETE_USER: &[&str] = &[
+    "iam:GetLoginProfile",
+    "iam:ListSigningCertificates",
+    "iam:ListSSHPublicKeys",
+    "iam:ListMFADevices",
+    "iam:ListUserPolicies",
+    "iam:ListAttachedUserPolicies",
+    "iam:DeleteLoginProfile",
+    "iam:DeleteSigningCertificate",
+    "iam:DeleteSSHPublicKey",
+    "iam:DeactivateMFADevice",
+    "iam:DeleteVirtualMFADevice",
+    "iam:DetachUserPolicy",
+];
+/// audit and list read the credential report; without it they fall back to per-user calls and say
+/// why (so the run still succeeds, naming the missing action).
+const CREDENTIAL_REPORT: &[&str] = &["iam:GenerateCredentialReport", "iam:GetCredentialReport"];
 /// setup where the managed policy exists but the group does not.
 const POLICY_ONLY: &[&str] = &["iam:CreateGroup"];
 /// setup where the group holds the console's inline policy.
@@ -101,6 +122,8 @@ fn every_granted_action_has_a_scenario_and_the_policy_is_well_formed() {
         .iter()
         .chain(POLICY_ONLY)
         .chain(INLINE_GROUP)
+        .chain(DELETE_USER)
+        .chain(CREDENTIAL_REPORT)
         .chain(CHECKED_ONLY_BY_AWS.iter())
         .map(|s| s.to_string())
         .collect();
@@ -420,5 +443,96 @@ fn a_denial_in_the_services_own_format_names_the_action_too() {
             .run();
         assert_denied(&run, sink);
         assert!(run.stderr.contains(&format!("({code})")), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn delete_user_audit_list_and_verify_with_the_operator_policy() {
+    use crate::support::smtp::{Mode, SmtpServer};
+
+    let mut actions: Vec<&str> = DELETE_USER.to_vec();
+    actions.extend(CREDENTIAL_REPORT);
+    let mut preps = operators(&actions);
+    preps.push(Prep::Extras);
+    let loaded = |a: &str| format!("loaded-{}", a.trim_start_matches("iam:"));
+    preps.push(Prep::LoadedUser("loaded-full".into()));
+    preps.extend(DELETE_USER.iter().map(|a| Prep::LoadedUser(loaded(a))));
+    let aws = EnforcingMoto::start(&preps);
+    let iam = aws.iam_as("full");
+
+    // ---- audit and list ----
+    aws.sesctl("full").args(["setup"]).run().assert_ok();
+    aws.sesctl("full")
+        .args([
+            "create-user",
+            "audited",
+            "--region",
+            REGION,
+            "--secret-name",
+            "smtp/audited",
+        ])
+        .run()
+        .assert_ok();
+    for command in ["audit", "list"] {
+        let run = aws.sesctl("full").args([command, "-o", "json"]).run();
+        run.assert_ok();
+        assert!(run.stdout.contains("audited"), "{}", run.stdout);
+        assert!(!run.all_output().contains("was denied"), "{}", run.all_output());
+    }
+    for action in CREDENTIAL_REPORT {
+        let run = aws.sesctl(&label(action)).args(["audit", "-o", "json"]).run();
+        run.assert_ok();
+        assert!(run.stdout.contains("audited"), "{}", run.stdout);
+        let needle = format!("the caller needs permission for {action}");
+        assert!(run.all_output().contains(&needle), "{}", run.all_output());
+    }
+
+    // ---- verify: the credential read from the secret logs in; a refused login is diagnosed ----
+    for reject in [0, 1000] {
+        let smtp = SmtpServer::start_iam(Mode::Starttls, &aws.direct.url, REGION, reject);
+        let run = aws
+            .sesctl("full")
+            .args(["verify", "--secret-name", "smtp/audited", "--region", REGION])
+            .args([
+                "--smtp-host",
+                "127.0.0.1",
+                "--port",
+                &smtp.port.to_string(),
+                "--ca-file",
+            ])
+            .args([&smtp.ca_file])
+            .run();
+        run.assert_code(if reject == 0 { 0 } else { 1 });
+        assert!(!run.all_output().contains("was denied"), "{}", run.all_output());
+    }
+
+    // ---- delete-user ----
+    let delete = |op: &str, user: &str| {
+        aws.sesctl(op)
+            .args(["delete-user", user, "--yes", "--region", REGION, "--secret-name"])
+            .args([format!("smtp/{user}")])
+            .run()
+    };
+    aws.sesctl("full")
+        .args([
+            "delete-user",
+            "loaded-full",
+            "--dry-run",
+            "--region",
+            REGION,
+            "--secret-name",
+        ])
+        .args(["smtp/loaded-full"])
+        .run()
+        .assert_ok();
+    delete("full", "loaded-full").assert_ok();
+    assert!(block_on(iam.get_user().user_name("loaded-full").send()).is_err());
+    for action in DELETE_USER {
+        let user = loaded(action);
+        assert_denied(&delete(&label(action), &user), action);
+        assert!(
+            block_on(iam.get_user().user_name(&user).send()).is_ok(),
+            "{user} was deleted without {action}"
+        );
     }
 }

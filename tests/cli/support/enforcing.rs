@@ -37,7 +37,17 @@ pub enum Prep {
     ManagedSendingPolicy,
     /// The sending group with the console's inline `AmazonSesSendingAccess` policy (2 requests).
     InlineSendingGroup,
+    /// A managed policy [`EXTRA_POLICY`] and a group [`EXTRA_GROUP`], for loaded users (2 requests).
+    Extras,
+    /// An SMTP user (console tag, console inline policy) holding everything `delete-user` removes: a
+    /// login profile, an enabled virtual MFA device, a signing certificate, an SSH key, the attached
+    /// [`EXTRA_POLICY`], membership of [`EXTRA_GROUP`], an access key, and a secret `smtp/NAME` in
+    /// eu-west-1 naming it (11 requests). Needs [`Prep::Extras`] first.
+    LoadedUser(String),
 }
+
+pub const EXTRA_POLICY: &str = "sesctl-test-attached";
+pub const EXTRA_GROUP: &str = "sesctl-test-group";
 
 impl Prep {
     fn requests(&self) -> usize {
@@ -46,6 +56,8 @@ impl Prep {
             Prep::LegacyUser(_) => 2,
             Prep::ManagedSendingPolicy => 1,
             Prep::InlineSendingGroup => 2,
+            Prep::Extras => 2,
+            Prep::LoadedUser(_) => 11,
         }
     }
 }
@@ -152,6 +164,89 @@ fn root_iam(url: &str) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&conf)
 }
 
+fn root_secretsmanager(url: &str) -> aws_sdk_secretsmanager::Client {
+    let creds = aws_credential_types::Credentials::new(
+        TEST_ACCESS_KEY_ID,
+        TEST_SECRET_ACCESS_KEY,
+        None,
+        None,
+        "tests",
+    );
+    let conf = block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(url)
+            .credentials_provider(creds)
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .load(),
+    );
+    aws_sdk_secretsmanager::Client::new(&conf)
+}
+
+async fn load_user(iam: &aws_sdk_iam::Client, sm: &aws_sdk_secretsmanager::Client, name: &str) {
+    legacy::create_user(
+        iam,
+        name,
+        &[("InvokedBy", "SESConsole")],
+        Some(legacy::CONSOLE_POLICY),
+    )
+    .await;
+    iam.create_login_profile()
+        .user_name(name)
+        .password("Aa1!sesctl-test-password")
+        .send()
+        .await
+        .unwrap();
+    let serial = iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name(name)
+        .send()
+        .await
+        .unwrap()
+        .virtual_mfa_device
+        .unwrap()
+        .serial_number;
+    iam.enable_mfa_device()
+        .user_name(name)
+        .serial_number(serial)
+        .authentication_code1("123456")
+        .authentication_code2("654321")
+        .send()
+        .await
+        .unwrap();
+    iam.upload_signing_certificate()
+        .user_name(name)
+        .certificate_body(include_str!("../../support/signing-cert.pem"))
+        .send()
+        .await
+        .unwrap();
+    iam.upload_ssh_public_key()
+        .user_name(name)
+        .ssh_public_key_body("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC sesctl-test")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name(name)
+        .policy_arn(format!("arn:aws:iam::123456789012:policy/{EXTRA_POLICY}"))
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name(EXTRA_GROUP)
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    iam.create_access_key().user_name(name).send().await.unwrap();
+    sm.create_secret()
+        .name(format!("smtp/{name}"))
+        .secret_string(serde_json::json!({"iam_user_name": name}).to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 impl EnforcingMoto {
     /// Starts moto with `INITIAL_NO_AUTH_ACTION_COUNT` = the requests `preps` take, makes them, and
     /// checks that enforcement is on.
@@ -159,6 +254,7 @@ impl EnforcingMoto {
         let count: usize = preps.iter().map(Prep::requests).sum();
         let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", &count.to_string())]);
         let iam = root_iam(&moto.url);
+        let sm = root_secretsmanager(&moto.url);
         let mut operators = BTreeMap::new();
         block_on(async {
             for prep in preps {
@@ -207,6 +303,16 @@ impl EnforcingMoto {
                             .await
                             .unwrap();
                     }
+                    Prep::Extras => {
+                        iam.create_policy()
+                            .policy_name(EXTRA_POLICY)
+                            .policy_document(legacy::CONSOLE_POLICY)
+                            .send()
+                            .await
+                            .unwrap();
+                        iam.create_group().group_name(EXTRA_GROUP).send().await.unwrap();
+                    }
+                    Prep::LoadedUser(name) => load_user(&iam, &sm, name).await,
                     Prep::InlineSendingGroup => {
                         iam.create_group().group_name(legacy::GROUP).send().await.unwrap();
                         iam.put_group_policy()
