@@ -426,3 +426,74 @@ fn rotated_csv_files_are_0600() {
         assert_eq!(mode, 0o600, "{}", path.display());
     }
 }
+
+// ---- verify ----
+
+/// The password and the forms an SMTP AUTH exchange carries it in (AUTH PLAIN and AUTH LOGIN).
+fn auth_forms(user: &str, pw: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        pw.to_string(),
+        b64.encode(format!("\0{user}\0{pw}")),
+        b64.encode(pw),
+    ]
+}
+
+#[test]
+fn verify_names_no_password_whether_the_login_succeeds_or_not() {
+    use crate::support::smtp::{Mode, SmtpServer};
+
+    let user = "AKIAIOSFODNN7EXAMPLE";
+    let pw = "BHygieneVerifyPasswordValue0123456789abcdEFGH";
+    let smtp = SmtpServer::start(Mode::Starttls, user, pw);
+    let lettre = ("", Some("lettre=trace,sesctl=trace"));
+    for mode in MODES.into_iter().chain([lettre]) {
+        for (given, code) in [(pw, 0), ("BHygieneWrongPasswordValue0123456789abcdEFGH", 1)] {
+            let run = with_mode(Sesctl::offline(), mode)
+                .args([
+                    "verify",
+                    "--username",
+                    user,
+                    "--region",
+                    REGION,
+                    "--smtp-host",
+                    "127.0.0.1",
+                ])
+                .args(["--port", &smtp.port.to_string(), "--ca-file"])
+                .args([&smtp.ca_file])
+                .stdin(format!("{given}\n"))
+                .run();
+            run.assert_code(code);
+            let forms = auth_forms(user, given);
+            assert_clean(&run, &forms.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+}
+
+#[test]
+fn verify_from_a_secret_names_no_password() {
+    use crate::support::smtp::{Mode, SmtpServer};
+
+    let proxy = FaultProxy::start(moto());
+    let user = format!("{}-v", prefix("hyg-verify"));
+    let (key, pw) = user_with_secret(&proxy, &user);
+    let smtp = SmtpServer::start_iam(Mode::Starttls, &moto().url, REGION, 0);
+    for mode in MODES {
+        let run = with_mode(Sesctl::at(&proxy.url), mode)
+            .args([
+                "verify",
+                "--region",
+                REGION,
+                "--smtp-host",
+                "127.0.0.1",
+                "--secret-name",
+            ])
+            .args([format!("smtp/{user}")])
+            .args(["--port", &smtp.port.to_string(), "--ca-file"])
+            .args([&smtp.ca_file])
+            .run();
+        run.assert_ok();
+        assert_clean(&run, &[&key, &pw]);
+    }
+}

@@ -325,6 +325,63 @@ fn rows(dir: &std::path::Path) -> Vec<Row> {
             "--secret-name",
         ),
     ];
+    // verify's own inputs
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "garbage").unwrap();
+    let not_pem = not_pem.to_str().unwrap().to_string();
+    let missing_pem = dir.join("missing.pem").to_str().unwrap().to_string();
+    let verify = |extra: &[&str]| {
+        let mut v: Vec<String> = [
+            "verify",
+            "--username",
+            "AKIAIOSFODNN7EXAMPLE",
+            "--region",
+            "eu-west-1",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    for (what, args, needle) in [
+        (
+            "CA file that does not exist",
+            verify(&["--ca-file", &missing_pem]),
+            "--ca-file",
+        ),
+        (
+            "CA file without a PEM certificate",
+            verify(&["--ca-file", &not_pem]),
+            "PEM",
+        ),
+        (
+            "SMTP host with a space",
+            verify(&["--smtp-host", "bad host"]),
+            "--smtp-host",
+        ),
+        (
+            "SMTP user name with a space",
+            vec![
+                "verify".into(),
+                "--username".into(),
+                "AK IA".into(),
+                "--region".into(),
+                "eu-west-1".into(),
+            ],
+            "--username",
+        ),
+        ("SMTP port 0 (verify)", verify(&["--port", "0"]), "--port"),
+    ] {
+        rows.push((what, args, b"password\n".to_vec(), Vec::new(), needle));
+    }
+    rows.push((
+        "SMTP password with a space on stdin",
+        verify(&[]),
+        b"pass word\n".to_vec(),
+        Vec::new(),
+        "whitespace",
+    ));
     // 51 tags
     let mut args: Vec<String> = cu(&[]);
     args.extend(many_tags);
