@@ -1,11 +1,13 @@
-//! The secret string `rotate` reads back from Secrets Manager (anyone with write access to the secret
-//! controls it): `workflows::rotate::parse_stored`. It must never panic; what it accepts names a user
-//! and a key; its errors never quote the value (it holds a password).
+//! The secret string `rotate` and `verify` read back from Secrets Manager (anyone with write access to
+//! the secret controls it): `workflows::rotate::parse_stored` and `workflows::verify::StoredCredential::
+//! parse`. Neither may panic; what they accept names a user and a key (rotate) or carries a user name
+//! and password (verify); their errors never quote the value (it holds a password).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sesctl::secret::Secret;
 use sesctl::workflows::rotate::parse_stored;
+use sesctl::workflows::verify::StoredCredential;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -16,6 +18,18 @@ fuzz_target!(|data: &[u8]| {
         Ok(stored) => {
             assert!(!stored.iam_user_name.is_empty());
             assert!(!stored.access_key_id.is_empty());
+            assert!(stored.region.as_deref() != Some(""));
+        }
+        Err(err) => {
+            let message = format!("{err:#}");
+            if text.trim().len() >= 24 {
+                assert!(!message.contains(text.trim()), "the message quotes the value: {message}");
+            }
+        }
+    }
+    match StoredCredential::parse(&value, "smtp/fuzz") {
+        Ok(stored) => {
+            assert!(stored.host.as_deref() != Some(""));
             assert!(stored.region.as_deref() != Some(""));
         }
         Err(err) => {
