@@ -27,17 +27,39 @@ fn statements(doc: &Value) -> Vec<&Value> {
 }
 
 /// IAM's action matching: case-insensitive, `*` any run of characters, `?` one character.
+///
+/// The classic greedy matcher: on a mismatch, go back to the last `*` and let it take one more
+/// character. At most O(pattern × action) steps, so a pattern full of stars in some policy of the
+/// account cannot stall a run (a backtracking matcher takes exponential time on `***…*x`).
 pub fn action_matches(pattern: &str, action: &str) -> bool {
-    fn glob(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
-            (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(&p[1..], &s[1..]),
-            _ => false,
+    let (p, s) = (pattern.as_bytes(), action.as_bytes());
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, si));
+                pi += 1;
+            }
+            Some(b'?') => {
+                pi += 1;
+                si += 1;
+            }
+            Some(c) if c.eq_ignore_ascii_case(&s[si]) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    pi = sp + 1;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
         }
     }
-    glob(pattern.as_bytes(), action.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Parses a policy document; `None` if it is not a JSON object.
@@ -128,6 +150,29 @@ mod tests {
         let doc = r#"{"Statement":[{"Effect":"Allow","Action":["ses:SendEmail","ses:SendRawEmail"],"Resource":"*"}]}"#;
         assert!(allows(doc, SEND_RAW_EMAIL));
         assert!(!differences_from_sending_policy(doc).is_empty());
+    }
+
+    #[test]
+    fn matching_takes_linear_time_on_patterns_full_of_stars() {
+        let pattern = format!("{}x", "*".repeat(5000));
+        let started = std::time::Instant::now();
+        assert!(!action_matches(&pattern, SEND_RAW_EMAIL));
+        assert!(action_matches(&format!("{}l", "*".repeat(5000)), SEND_RAW_EMAIL));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        for (p, s, want) in [
+            ("", "", true),
+            ("", "a", false),
+            ("*", "", true),
+            ("?", "", false),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+            ("*?", "", false),
+            ("ses:*Email", "ses:SendRawEmail", true),
+            ("ses:*Emai", "ses:SendRawEmail", false),
+            ("s?s:*", "SES:x", true),
+        ] {
+            assert_eq!(action_matches(p, s), want, "{p} {s}");
+        }
     }
 
     #[test]
