@@ -1,7 +1,10 @@
 //! `sesctl::input::parse_secret`: whatever arrives on stdin as a secret access key or SMTP password.
 //! It must never panic; a value it accepts is non-empty, at most 4096 bytes, UTF-8 and free of
 //! whitespace and control characters; a value it refuses is a usage error (exit 2) whose message
-//! does not quote the input.
+//! depends on nothing of the input but its length, where its first whitespace or control byte is and
+//! whether it is UTF-8: the same input with every printable ASCII byte replaced by `x` gets exactly
+//! the same message. (A first version checked that the message does not contain the input; the
+//! fuzzer promptly fed it the message's own words.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,13 +24,13 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(err) => {
             assert_eq!(sesctl::error::exit_code_for(&err), 2);
-            let message = err.to_string();
-            let text = String::from_utf8_lossy(data);
-            let text = text.trim();
-            // Long enough not to be one of the message's own words.
-            if text.len() >= 24 {
-                assert!(!message.contains(text), "the message quotes the input: {message}");
-            }
+            let masked: Vec<u8> = data
+                .iter()
+                .map(|&b| if (0x21..=0x7e).contains(&b) { b'x' } else { b })
+                .collect();
+            let again = sesctl::input::parse_secret(Zeroizing::new(masked), "secret access key")
+                .expect_err("the masked input is refused too");
+            assert_eq!(err.to_string(), again.to_string(), "the message depends on the value");
         }
     }
 });
