@@ -475,10 +475,13 @@ fn verify_names_no_password_whether_the_login_succeeds_or_not() {
 fn verify_from_a_secret_names_no_password() {
     use crate::support::smtp::{Mode, SmtpServer};
 
-    let proxy = FaultProxy::start(moto());
+    // A moto of its own: the SMTP server reads moto's whole state, which fails while other tests
+    // change the shared one.
+    let moto = crate::support::Moto::dedicated();
+    let proxy = FaultProxy::start(&moto);
     let user = format!("{}-v", prefix("hyg-verify"));
     let (key, pw) = user_with_secret(&proxy, &user);
-    let smtp = SmtpServer::start_iam(Mode::Starttls, &moto().url, REGION, 0);
+    let smtp = SmtpServer::start_iam(Mode::Starttls, &moto.url, REGION, 0);
     for mode in MODES {
         let run = with_mode(Sesctl::at(&proxy.url), mode)
             .args([
