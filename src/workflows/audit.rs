@@ -482,7 +482,11 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
                 Severity::Info,
                 Some(key),
                 format!("inactive key created {} left behind", day(key.created)),
-                format!("sesctl rotate {name} --delete-inactive (or aws iam delete-access-key)"),
+                format!(
+                    "aws iam delete-access-key --user-name {name} --access-key-id {}, or \
+                     `sesctl rotate {name} --delete-inactive` at the next rotation",
+                    key.access_key_id
+                ),
             );
             continue;
         }
