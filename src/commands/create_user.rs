@@ -11,7 +11,13 @@ use crate::workflows::deliver::{self, Delivered, Sink};
 pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome> {
     let request = request(ctx, args).await?;
     let aws = ctx.aws().await?;
-    let prepared = create_user::prepare(aws, request).await?;
+    let prepared = create_user::prepare(aws, request).await.map_err(|e| {
+        if e.downcast_ref::<crate::aws::AwsError>().is_some() {
+            e.context("the checks before any change failed, so nothing was created")
+        } else {
+            e
+        }
+    })?;
     if ctx.global.dry_run {
         ctx.printer.result(&prepared.plan())?;
         return Ok(Outcome::Done);
