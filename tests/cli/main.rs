@@ -8,6 +8,7 @@ mod aws_client;
 mod create_user;
 mod delete_user;
 mod derive;
+mod fault_matrix;
 mod migrate;
 mod regions;
 mod rotate;

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod legacy;
+pub mod state;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
