@@ -280,6 +280,9 @@ pub struct AuditArgs {
     /// Concurrent API calls where per-user calls are needed
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// Seconds to wait for IAM to generate the credential report before reading keys user by user
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub report_wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +290,9 @@ pub struct ListArgs {
     /// Concurrent API calls where per-user calls are needed
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// Seconds to wait for IAM to generate the credential report before reading keys user by user
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub report_wait: u64,
 }
 
 #[derive(Debug, Args)]

@@ -6,8 +6,12 @@
 //! [`error::ErrorKind`], so workflows never inspect SDK errors themselves.
 
 pub mod account;
+pub mod authorization;
+pub mod cleanup;
+pub mod credential_report;
 pub mod error;
 pub mod iam;
+pub mod key_owner;
 pub mod secrets;
 
 use std::time::Duration;

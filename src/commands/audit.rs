@@ -1,9 +1,545 @@
-//! `sesctl audit`.
+//! `sesctl audit`: the account's SMTP users with findings. Also home of the rendering `list` shares
+//! (text table, CSV); the reading and judging live in `workflows::audit`.
+//!
+//! The JSON document (`-o json`) is versioned by `schema_version` and documented in docs/audit.md.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::Context;
+use crate::cli::{AuditArgs, FailOn, OutputFormat};
 use crate::error::Outcome;
+use crate::workflows::audit::{
+    self as workflow, Finding, Inventory, KeySource, ReadSettings, Rules, Severity, SmtpUser,
+};
 
-pub async fn exec(ctx: &Context, args: crate::cli::AuditArgs) -> anyhow::Result<Outcome> {
-    let _ = (ctx, args);
-    Err(anyhow::anyhow!("`audit` is not implemented yet"))
+/// The version of the JSON documents of `audit` and `list`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Users per iam:GetAccountAuthorizationDetails page: IAM's maximum, so large accounts take few calls.
+pub const PAGE_SIZE: i32 = 1000;
+
+/// The settings findings were judged by.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditSettings {
+    pub max_key_age_days: u32,
+    pub unused_days: u32,
+}
+
+/// Counts for the report's summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub smtp_users: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub info: usize,
+    /// Users whose keys could not be read (the report is incomplete for them).
+    pub unreadable_users: usize,
+}
+
+/// One user with its findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedUser {
+    #[serde(flatten)]
+    pub user: SmtpUser,
+    pub findings: Vec<Finding>,
+}
+
+/// What `sesctl audit` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub schema_version: u32,
+    pub generated_at: DateTime<Utc>,
+    pub settings: AuditSettings,
+    pub users_scanned: usize,
+    pub key_source: KeySource,
+    pub summary: Summary,
+    pub users: Vec<AuditedUser>,
+}
+
+impl AuditReport {
+    pub fn build(inventory: Inventory, rules: &Rules) -> Self {
+        let mut summary = Summary {
+            smtp_users: inventory.users.len(),
+            ..Summary::default()
+        };
+        let users: Vec<AuditedUser> = inventory
+            .users
+            .into_iter()
+            .map(|user| {
+                let findings = workflow::findings(&user, rules);
+                for f in &findings {
+                    match f.severity {
+                        Severity::Error => summary.errors += 1,
+                        Severity::Warning => summary.warnings += 1,
+                        Severity::Info => summary.info += 1,
+                    }
+                }
+                summary.unreadable_users += usize::from(user.error.is_some());
+                AuditedUser { user, findings }
+            })
+            .collect();
+        AuditReport {
+            schema_version: SCHEMA_VERSION,
+            generated_at: rules.now,
+            settings: AuditSettings {
+                max_key_age_days: rules.max_key_age_days,
+                unused_days: rules.unused_days,
+            },
+            users_scanned: inventory.users_scanned,
+            key_source: inventory.key_source,
+            summary,
+            users,
+        }
+    }
+
+    /// The most serious finding, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.users
+            .iter()
+            .flat_map(|u| u.findings.iter())
+            .map(|f| f.severity)
+            .max()
+    }
+
+    /// The exit outcome: unreadable users fail the run (the audit is incomplete); otherwise findings
+    /// at or above `fail_on` give exit 3.
+    pub fn outcome(&self, fail_on: Option<FailOn>) -> Outcome {
+        if self.summary.unreadable_users > 0 {
+            return Outcome::Failed;
+        }
+        let threshold = match fail_on {
+            None => return Outcome::Done,
+            Some(FailOn::Warning) => Severity::Warning,
+            Some(FailOn::Error) => Severity::Error,
+        };
+        match self.worst() {
+            Some(worst) if worst >= threshold => Outcome::Findings,
+            _ => Outcome::Done,
+        }
+    }
+}
+
+// ---- rendering shared with `list` ----
+
+/// Widest a cell of each column may be, so a row stays within 120 columns.
+const WIDTHS: [usize; 6] = [32, 24, 20, 8, 10, 10];
+/// Text lines are kept to this width.
+pub const LINE_WIDTH: usize = 120;
+
+/// Shortens `s` to `max` characters, marking the cut with `…`.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn day(d: Option<DateTime<Utc>>) -> String {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+fn reasons(user: &SmtpUser, sep: &str) -> String {
+    user.reasons
+        .iter()
+        .map(|r| r.label())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// The users and their keys as an aligned table, one row per key (a user without keys gets one row).
+pub fn user_table<'a>(users: impl IntoIterator<Item = &'a SmtpUser>) -> String {
+    let mut rows = Vec::new();
+    for u in users {
+        let first = |cells: [String; 4]| {
+            let [a, b, c, d] = cells;
+            vec![
+                clip(&u.user_name, WIDTHS[0]),
+                clip(&reasons(u, ","), WIDTHS[1]),
+                a,
+                b,
+                c,
+                d,
+            ]
+        };
+        if u.error.is_some() {
+            rows.push(first(["(unreadable)".into(), "-".into(), "-".into(), "-".into()]));
+            continue;
+        }
+        if u.keys.is_empty() {
+            rows.push(first(["(no keys)".into(), "-".into(), "-".into(), "-".into()]));
+        }
+        for (i, k) in u.keys.iter().enumerate() {
+            let cells = [
+                clip(&k.access_key_id, WIDTHS[2]),
+                k.status.to_string(),
+                day(Some(k.created)),
+                day(k.last_used),
+            ];
+            if i == 0 {
+                rows.push(first(cells));
+            } else {
+                let [a, b, c, d] = cells;
+                rows.push(vec![String::new(), String::new(), a, b, c, d]);
+            }
+        }
+    }
+    crate::output::table(
+        &["USER", "WHY", "ACCESS KEY", "STATUS", "CREATED", "LAST USED"],
+        &rows,
+    )
+}
+
+/// Breaks `text` into lines of at most `width` characters after `indent`, at spaces where possible.
+pub fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let room = width.saturating_sub(indent.chars().count()).max(10);
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > room {
+            if !line.is_empty() {
+                out.push_str(&format!("{indent}{line}\n"));
+                line.clear();
+            }
+            let head: String = word.chars().take(room).collect();
+            out.push_str(&format!("{indent}{head}\n"));
+            word = word.chars().skip(room).collect();
+        }
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
+}
+
+/// The line that says where the key details came from.
+pub fn source_line(source: &KeySource, scanned: usize, smtp: usize) -> String {
+    let from = match source {
+        KeySource::CredentialReport { generated: Some(g) } => format!(
+            "keys from the IAM credential report generated {}",
+            g.format("%Y-%m-%d %H:%M UTC")
+        ),
+        KeySource::CredentialReport { generated: None } => "keys from the IAM credential report".into(),
+        KeySource::PerUser { .. } => "keys read user by user (no credential report)".into(),
+    };
+    format!("{smtp} SMTP users among {scanned} IAM users; {from}.")
+}
+
+impl fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let users: Vec<&SmtpUser> = self.users.iter().map(|u| &u.user).collect();
+        f.write_str(&user_table(users.iter().copied()))?;
+        writeln!(f)?;
+        write!(
+            f,
+            "{}",
+            wrap(
+                &source_line(&self.key_source, self.users_scanned, self.summary.smtp_users),
+                "",
+                LINE_WIDTH
+            )
+        )?;
+        for u in self.users.iter().filter(|u| u.user.error.is_some()) {
+            let e = u.user.error.as_deref().unwrap_or_default();
+            write!(
+                f,
+                "{}",
+                wrap(
+                    &format!("could not read {}: {e}", u.user.user_name),
+                    "",
+                    LINE_WIDTH
+                )
+            )?;
+        }
+        let s = &self.summary;
+        if s.errors + s.warnings + s.info == 0 {
+            return writeln!(f, "No findings.");
+        }
+        writeln!(
+            f,
+            "Findings: {} error(s), {} warning(s), {} info (see docs/audit.md):",
+            s.errors, s.warnings, s.info
+        )?;
+        let mut all: Vec<&Finding> = self.users.iter().flat_map(|u| u.findings.iter()).collect();
+        all.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        for x in all {
+            let head = format!(
+                "{:<7}  {:<21}  {}  {}",
+                x.severity,
+                x.id,
+                clip(&x.user_name, 64),
+                x.access_key_id.as_deref().unwrap_or("")
+            );
+            writeln!(f, "{}", head.trim_end())?;
+            write!(f, "{}", wrap(&x.message, "         ", LINE_WIDTH))?;
+            write!(f, "{}", wrap(&format!("fix: {}", x.fix), "         ", LINE_WIDTH))?;
+        }
+        Ok(())
+    }
+}
+
+/// CSV: one row per key (a user without keys gets one row), with the row's findings by id.
+pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding]>)]) -> anyhow::Result<()> {
+    let with_findings = users.iter().any(|(_, f)| f.is_some());
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec![
+        "user_name",
+        "arn",
+        "reasons",
+        "sending_permission",
+        "access_key_id",
+        "status",
+        "created",
+        "last_used",
+        "last_used_service",
+        "last_used_region",
+    ];
+    if with_findings {
+        header.push("findings");
+    }
+    header.push("error");
+    w.write_record(&header)?;
+    for (u, findings) in users {
+        let ids = |key: Option<&str>| -> String {
+            findings
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| f.access_key_id.is_none() || f.access_key_id.as_deref() == key)
+                .map(|f| f.id)
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        let base = |cells: [String; 6], key: Option<&str>| {
+            let mut row = vec![
+                u.user_name.clone(),
+                u.arn.clone(),
+                reasons(u, ";"),
+                u.sending_permission.to_string(),
+            ];
+            row.extend(cells);
+            if with_findings {
+                row.push(ids(key));
+            }
+            row.push(u.error.clone().unwrap_or_default());
+            row
+        };
+        if u.keys.is_empty() {
+            w.write_record(base(Default::default(), None))?;
+        }
+        for k in &u.keys {
+            let cells = [
+                k.access_key_id.clone(),
+                k.status.to_string(),
+                k.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                k.last_used
+                    .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default(),
+                k.last_used_service.clone().unwrap_or_default(),
+                k.last_used_region.clone().unwrap_or_default(),
+            ];
+            w.write_record(base(cells, Some(&k.access_key_id)))?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// A progress bar on stderr when someone watches, hidden otherwise.
+pub fn progress_bar(ctx: &Context) -> indicatif::ProgressBar {
+    if !ctx.printer.show_progress() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Reads the inventory, telling the operator on stderr when the credential report could not be used.
+pub async fn read(ctx: &Context, concurrency: u16, report_wait: u64) -> anyhow::Result<Inventory> {
+    let iam = ctx.aws().await?.iam();
+    let settings = ReadSettings {
+        concurrency: usize::from(concurrency),
+        page_size: Some(PAGE_SIZE),
+        report_wait: Duration::from_secs(report_wait),
+    };
+    let bar = progress_bar(ctx);
+    let inventory = workflow::read_inventory(&iam, &settings, &bar).await?;
+    if let KeySource::PerUser { reason } = &inventory.key_source {
+        ctx.printer.warn(format!(
+            "the IAM credential report could not be used ({reason}); read each SMTP user's keys with \
+             iam:ListAccessKeys and iam:GetAccessKeyLastUsed instead"
+        ));
+    }
+    Ok(inventory)
+}
+
+pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
+    let inventory = read(ctx, args.concurrency, args.report_wait).await?;
+    let rules = Rules {
+        max_key_age_days: args.max_key_age,
+        unused_days: args.unused_days,
+        now: Utc::now(),
+    };
+    let report = AuditReport::build(inventory, &rules);
+    match ctx.printer.format {
+        OutputFormat::Csv => {
+            let rows: Vec<(&SmtpUser, Option<&[Finding]>)> = report
+                .users
+                .iter()
+                .map(|u| (&u.user, Some(u.findings.as_slice())))
+                .collect();
+            write_csv(std::io::stdout().lock(), &rows)?;
+        }
+        _ => ctx.printer.result(&report)?,
+    }
+    let outcome = report.outcome(args.fail_on);
+    if outcome == Outcome::Failed {
+        ctx.printer.warn(format!(
+            "the keys of {} user(s) could not be read; the audit is incomplete",
+            report.summary.unreadable_users
+        ));
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::iam::KeyStatus;
+    use crate::workflows::audit::{Key, Reason};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn sample() -> AuditReport {
+        let long = "ses-smtp-user.20190101-000000-with-a-very-long-name-for-the-application-x".to_string();
+        let user = SmtpUser {
+            user_name: long,
+            arn: "arn:aws:iam::123456789012:user/x".into(),
+            created: at("2018-01-01T00:00:00Z"),
+            reasons: vec![
+                Reason::SendingGroup,
+                Reason::InlineSendingPolicy,
+                Reason::ConsoleTag,
+                Reason::AttachedPolicy {
+                    policy: "a-policy-with-a-long-name-too".into(),
+                },
+            ],
+            sending_permission: true,
+            keys: vec![
+                Key {
+                    access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                    status: KeyStatus::Active,
+                    created: at("2018-05-01T00:00:00Z"),
+                    last_used: None,
+                    last_used_service: None,
+                    last_used_region: None,
+                },
+                Key {
+                    access_key_id: "AKIAI44QH8DHBEXAMPLE".into(),
+                    status: KeyStatus::Inactive,
+                    created: at("2024-05-01T00:00:00Z"),
+                    last_used: Some(at("2024-06-01T00:00:00Z")),
+                    last_used_service: Some("ses".into()),
+                    last_used_region: Some("eu-west-1".into()),
+                },
+            ],
+            error: None,
+        };
+        let inventory = Inventory {
+            users_scanned: 2000,
+            key_source: KeySource::CredentialReport {
+                generated: Some(at("2025-06-01T00:00:00Z")),
+            },
+            users: vec![user],
+        };
+        let rules = Rules {
+            max_key_age_days: 90,
+            unused_days: 45,
+            now: at("2025-06-01T00:00:00Z"),
+        };
+        AuditReport::build(inventory, &rules)
+    }
+
+    #[test]
+    fn text_fits_120_columns() {
+        let text = sample().to_string();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= LINE_WIDTH,
+                "{} chars: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(text.contains("legacy-v2-key"), "{text}");
+        assert!(text.contains("fix: sesctl rotate"), "{text}");
+    }
+
+    #[test]
+    fn summary_and_exit_outcome() {
+        let r = sample();
+        assert_eq!(r.summary.errors, 1); // legacy
+        assert_eq!(r.summary.warnings, 3); // inline, too old, never used
+        assert_eq!(r.summary.info, 1); // inactive
+        assert_eq!(r.worst(), Some(Severity::Error));
+        assert_eq!(r.outcome(None), Outcome::Done);
+        assert_eq!(r.outcome(Some(FailOn::Error)), Outcome::Findings);
+        assert_eq!(r.outcome(Some(FailOn::Warning)), Outcome::Findings);
+    }
+
+    #[test]
+    fn csv_has_a_row_per_key_with_its_findings() {
+        let r = sample();
+        let rows: Vec<_> = r
+            .users
+            .iter()
+            .map(|u| (&u.user, Some(u.findings.as_slice())))
+            .collect();
+        let mut out = Vec::new();
+        write_csv(&mut out, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].ends_with("last_used_region,findings,error"));
+        assert!(lines[1].contains("AKIAIOSFODNN7EXAMPLE"));
+        assert!(
+            lines[1].contains("inline-policy;legacy-v2-key;key-too-old;key-never-used"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].contains("inline-policy;inactive-key"), "{}", lines[2]);
+        assert!(
+            lines[2].contains(",group;inline;tag;policy:a-policy-with-a-long-name-too,true,"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_lines_short() {
+        let w = wrap(&"word ".repeat(60), "    ", 40);
+        assert!(w.lines().all(|l| l.chars().count() <= 40), "{w}");
+        let w = wrap(&"x".repeat(100), "  ", 30);
+        assert!(w.lines().all(|l| l.chars().count() <= 30), "{w}");
+    }
 }

@@ -54,12 +54,6 @@ pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome
 /// Turns the flags into a checked request; every failure here is a usage error (exit 2), and none
 /// calls AWS.
 async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request> {
-    if args.verify {
-        return Err(usage(
-            "create-user --verify is not available yet; run create-user without it (and check the \
-             credential later with `sesctl verify`)",
-        ));
-    }
     let user_name = args
         .user_name
         .unwrap_or_else(|| create_user::default_user_name(chrono::Utc::now()));
@@ -99,6 +93,11 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         deliver::check_csv_path(path, args.force)?;
     }
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
+    // The SMTP options are checked (exit 2) whether or not --verify is given.
+    let endpoint = crate::smtp::Endpoint::from_args(&args.smtp, &region)?;
+    let verify = args
+        .verify
+        .then(|| (endpoint, std::time::Duration::from_secs(args.verify_timeout)));
     let sink = match (args.secret_name, args.csv) {
         (Some(name), _) => Sink::SecretsManager {
             name,
@@ -118,5 +117,6 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         region,
         sink,
         rollback: !args.no_rollback,
+        verify,
     })
 }

@@ -1,9 +1,76 @@
-//! `sesctl delete-user`.
+//! `sesctl delete-user`: check the name, read what the user holds, refuse a user that is not an SMTP
+//! user unless --force, show the plan (--dry-run) or ask, then delete (`workflows::delete_user`).
 
 use super::Context;
-use crate::error::Outcome;
+use crate::cli::DeleteUserArgs;
+use crate::error::{usage, Outcome};
+use crate::workflows::delete_user;
 
-pub async fn exec(ctx: &Context, args: crate::cli::DeleteUserArgs) -> anyhow::Result<Outcome> {
-    let _ = (ctx, args);
-    Err(anyhow::anyhow!("`delete-user` is not implemented yet"))
+pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome> {
+    crate::validate::user_name(&args.user_name)?;
+    if let Some(s) = &args.secret_name {
+        crate::validate::secret_name(s)?;
+    }
+    let aws = ctx.aws().await?;
+    let secrets_region = match &args.secret_name {
+        None => None,
+        Some(_) => Some(match ctx.single_region()? {
+            Some(r) => r.to_string(),
+            None => aws.region().ok_or_else(|| {
+                usage("--secret-name needs the secret's region: pass --region (or set AWS_REGION)")
+            })?,
+        }),
+    };
+    let iam = aws.iam();
+    let Some(state) = delete_user::inspect(&iam, &args.user_name).await? else {
+        anyhow::bail!(
+            "there is no IAM user named {}; nothing was deleted",
+            args.user_name
+        );
+    };
+    if !state.is_smtp_user() && !args.force {
+        return Err(usage(format!(
+            "{} is not an SMTP user (not in the sending group, no sending policy, no console tag); \
+             pass --force to delete it anyway",
+            args.user_name
+        )));
+    }
+    let secrets = secrets_region.as_deref().map(|r| aws.secrets(r));
+    let secret = match (&args.secret_name, &secrets, &secrets_region) {
+        (Some(name), Some(client), Some(region)) => Some(
+            delete_user::inspect_secret(
+                client,
+                name,
+                region,
+                &args.user_name,
+                args.recovery_window_days,
+                args.force,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let plan = state.plan(secret.as_ref());
+    if ctx.global.dry_run {
+        ctx.printer.result(&plan)?;
+        return Ok(Outcome::Done);
+    }
+    let question = format!(
+        "Delete IAM user {} ({} change(s){})?",
+        args.user_name,
+        plan.calls.len(),
+        match &secret {
+            Some(s) if !s.already_scheduled => format!(", and schedule secret {} for deletion", s.name),
+            _ => String::new(),
+        }
+    );
+    if !ctx.confirm(&question)? {
+        anyhow::bail!(
+            "deletion of {} was not confirmed; nothing was changed",
+            args.user_name
+        );
+    }
+    let report = delete_user::execute(&iam, secrets.as_ref(), &state, secret.as_ref()).await?;
+    ctx.printer.result(&report)?;
+    Ok(Outcome::Done)
 }

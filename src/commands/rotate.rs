@@ -13,12 +13,6 @@ use crate::workflows::rotate::{self as workflow, OldKeyAction, RotationRequest};
 
 pub async fn exec(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
     crate::validate::user_name(&args.user_name)?;
-    if args.verify {
-        return Err(usage(
-            "rotate --verify is not available yet in this version of sesctl; rotate without it and check the \
-             new credential with `sesctl verify`",
-        ));
-    }
     let old_key_action = match args.old_key {
         OldKeyFlag::Deactivate => OldKeyAction::Deactivate,
         OldKeyFlag::Delete => OldKeyAction::Delete,
@@ -142,8 +136,23 @@ async fn in_secret(
             args.user_name
         ));
     }
-    // The `--verify` hook (testSecret) is passed here once the SMTP login check is available.
-    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, None).await?;
+    // testSecret: with --verify, log in with the pending credential before it is promoted.
+    let endpoint = std::sync::Arc::new(crate::smtp::Endpoint::from_args(&args.smtp, &plan.region)?);
+    let deadline = std::time::Duration::from_secs(args.verify_timeout);
+    let secret_label = args.secret_name.clone().unwrap_or_default();
+    let hook = as_verify_hook(move |login| {
+        let endpoint = endpoint.clone();
+        let label = secret_label.clone();
+        let akid = login.access_key_id.to_string();
+        let parsed = crate::workflows::verify::StoredCredential::parse(login.secret_string, &label);
+        Box::pin(async move {
+            let stored = parsed?;
+            crate::smtp::verify_new_credential(&akid, &stored.password, &endpoint, deadline).await?;
+            Ok(())
+        })
+    });
+    let verify: Option<workflow::VerifyHook<'_>> = if args.verify { Some(&hook) } else { None };
+    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, verify).await?;
     if let Some(m) = moved {
         report.warnings.push(m);
     }
@@ -191,16 +200,25 @@ async fn without_secret(
         ctx.printer.result(&plan.to_plan())?;
         return Ok(Outcome::Done);
     }
-    let report = workflow::rotate_and_deliver(&iam, &plan, |credential| match &sink {
-        Sink::CsvFile { path, force } => {
-            deliver::write_csv_file(path, *force, credential)?;
-            Ok(Delivered::CsvFile { path: path.clone() })
-        }
-        _ => {
-            deliver::write_stdout(&sink, credential)?;
-            Ok(Delivered::Stdout)
-        }
-    })
+    let endpoint = crate::smtp::Endpoint::from_args(&args.smtp, &region)?;
+    let verify = args
+        .verify
+        .then(|| (&endpoint, std::time::Duration::from_secs(args.verify_timeout)));
+    let report = workflow::rotate_and_deliver(
+        &iam,
+        &plan,
+        |credential| match &sink {
+            Sink::CsvFile { path, force } => {
+                deliver::write_csv_file(path, *force, credential)?;
+                Ok(Delivered::CsvFile { path: path.clone() })
+            }
+            _ => {
+                deliver::write_stdout(&sink, credential)?;
+                Ok(Delivered::Stdout)
+            }
+        },
+        verify,
+    )
     .await?;
     if sink.is_stdout() {
         // stdout carried the credential itself; the summary goes to stderr.
@@ -211,6 +229,15 @@ async fn without_secret(
         ctx.printer.result(&report)?;
     }
     Ok(Outcome::Done)
+}
+
+/// Pins a closure to the hook's higher-ranked signature (closures do not infer it on their own).
+fn as_verify_hook<F>(f: F) -> F
+where
+    F: for<'a> Fn(&'a workflow::PendingLogin<'a>) -> futures::future::BoxFuture<'a, anyhow::Result<()>>
+        + Sync,
+{
+    f
 }
 
 #[cfg(test)]

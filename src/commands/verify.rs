@@ -1,9 +1,130 @@
-//! `sesctl verify`.
+//! `sesctl verify`: log in to the SMTP endpoint with a credential (AUTH, then QUIT; no mail is sent)
+//! and explain a failure. The credential comes from a Secrets Manager secret (`--secret-name`) or from
+//! `--username` with the password on stdin.
+
+use anyhow::Context as _;
 
 use super::Context;
-use crate::error::Outcome;
+use crate::aws::secrets::STAGE_CURRENT;
+use crate::cli::VerifyArgs;
+use crate::error::{usage, Outcome};
+use crate::secret::Secret;
+use crate::smtp::diagnosis::{Facts, KeyState};
+use crate::smtp::{self, Endpoint, FailureKind};
+use crate::workflows::verify::{key_state, StoredCredential, VerifyReport};
 
-pub async fn exec(ctx: &Context, args: crate::cli::VerifyArgs) -> anyhow::Result<Outcome> {
-    let _ = (ctx, args);
-    Err(anyhow::anyhow!("`verify` is not implemented yet"))
+/// The credential to try and what is known about it.
+struct Credential {
+    username: String,
+    password: Secret,
+    /// The region the password was derived for, when the secret says so.
+    region: Option<String>,
+    iam_user_name: Option<String>,
+}
+
+pub async fn exec(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let mut smtp_args = args.smtp.clone();
+    let region = ctx.smtp_region(args.allow_unknown_region).await?;
+    let credential = match &args.secret_name {
+        Some(name) => {
+            crate::validate::secret_name(name)?;
+            let stored = read_secret(ctx, name, &region).await?;
+            // The secret's endpoint is where this credential belongs; flags override it.
+            if smtp_args.smtp_host.is_none() {
+                smtp_args.smtp_host = stored.host.clone();
+            }
+            if smtp_args.port.is_none() {
+                smtp_args.port = stored.port;
+            }
+            if let Some(r) = &stored.region {
+                crate::regions::check(r, true)
+                    .map_err(|e| anyhow::anyhow!("secret {name} has an unusable region: {e}"))?;
+            }
+            Credential {
+                username: stored.username,
+                password: stored.password,
+                region: stored.region,
+                iam_user_name: stored.iam_user_name,
+            }
+        }
+        None => {
+            let username = args.username.clone().ok_or_else(|| {
+                usage("pass --secret-name NAME, or --username AKID with the password on stdin")
+            })?;
+            check_username(&username)?;
+            let password = crate::input::read_secret("SMTP password")?;
+            Credential {
+                username,
+                password,
+                region: None,
+                iam_user_name: None,
+            }
+        }
+    };
+    let endpoint_region = credential.region.clone().unwrap_or(region);
+    let endpoint = Endpoint::from_args(&smtp_args, &endpoint_region)?;
+    tracing::debug!(
+        "verifying {} at {}:{} ({})",
+        credential.username,
+        endpoint.host,
+        endpoint.port,
+        endpoint.tls
+    );
+
+    let report = match smtp::login(&endpoint, &credential.username, &credential.password).await {
+        Ok(ok) => VerifyReport::succeeded(&credential.username, ok),
+        Err(failure) => {
+            let mut facts = Facts::new(&credential.username, &credential.password, &endpoint);
+            facts.credential_region = credential.region.clone();
+            if failure.kind == FailureKind::Rejected {
+                facts.key = match ctx.aws().await {
+                    Ok(aws) => {
+                        key_state(
+                            &aws.iam(),
+                            &credential.username,
+                            credential.iam_user_name.as_deref(),
+                        )
+                        .await
+                    }
+                    Err(e) => KeyState::Unreadable {
+                        reason: e.to_string(),
+                    },
+                };
+            }
+            let diagnosis = VerifyReport::diagnose(&failure, &facts);
+            VerifyReport::failed(&credential.username, endpoint.tls, failure, diagnosis, facts.key)
+        }
+    };
+    ctx.printer.result(&report)?;
+    Ok(if report.ok { Outcome::Done } else { Outcome::Failed })
+}
+
+/// secretsmanager:GetSecretValue (AWSCURRENT) and the parse of its JSON.
+async fn read_secret(ctx: &Context, name: &str, region: &str) -> anyhow::Result<StoredCredential> {
+    let aws = ctx.aws().await?;
+    let value = aws
+        .secrets(region)
+        .get_value(name, STAGE_CURRENT)
+        .await
+        .with_context(|| format!("reading secret {name} in {region}"))?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "secret {name} was not found in {region} (or has no AWSCURRENT version); check --secret-name \
+                 and --region"
+            )
+        })?;
+    StoredCredential::parse(&value.value, name)
+}
+
+/// An SMTP user name as given on the command line: an access key id, so short and without spaces.
+fn check_username(username: &str) -> anyhow::Result<()> {
+    if username.is_empty()
+        || username.len() > 128
+        || username.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(usage(
+            "--username must be the SMTP user name (the access key id, AKIA...), without spaces",
+        ));
+    }
+    Ok(())
 }

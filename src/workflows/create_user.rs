@@ -51,6 +51,9 @@ pub struct Request {
     pub sink: Sink,
     /// Remove what this run created when a later step fails (`--no-rollback` turns it off).
     pub rollback: bool,
+    /// `--verify`: log in with the new credential before delivering it, retrying up to the deadline
+    /// while the new key propagates.
+    pub verify: Option<(crate::smtp::Endpoint, std::time::Duration)>,
 }
 
 /// The default user name, as the console names them: `ses-smtp-user.YYYYMMDD-HHMMSS` in UTC.
@@ -126,6 +129,16 @@ impl Prepared {
             crate::regions::smtp_host(&r.region),
             crate::regions::DEFAULT_PORT
         ));
+        if let Some((endpoint, deadline)) = &r.verify {
+            plan.note(format!(
+                "--verify: SMTP login at {}:{} ({}) before delivery, retried for up to {} s while the key \
+                 propagates; no mail is sent",
+                endpoint.host,
+                endpoint.port,
+                endpoint.tls,
+                deadline.as_secs()
+            ));
+        }
         match &r.sink {
             Sink::SecretsManager { .. } => plan.call(
                 "secretsmanager:CreateSecret",
@@ -170,6 +183,9 @@ pub struct CreateUserReport {
     pub smtp_port: u16,
     pub delivered: Delivered,
     pub setup: SetupReport,
+    /// The SMTP login made with `--verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<crate::smtp::LoginOk>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -183,6 +199,13 @@ impl fmt::Display for CreateUserReport {
         writeln!(f, "  SMTP port:       {} (STARTTLS)", self.smtp_port)?;
         writeln!(f, "  SMTP user name:  {}", self.smtp_username)?;
         writeln!(f, "  SMTP password:   in {}", self.delivered)?;
+        if let Some(v) = &self.verified {
+            writeln!(
+                f,
+                "  verified:        SMTP login OK at {}:{} ({}, {}, AUTH {})",
+                v.host, v.port, v.tls, v.tls_version, v.mechanism
+            )?;
+        }
         for c in &self.setup.changes {
             writeln!(f, "  setup:           {c}")?;
         }
@@ -351,6 +374,28 @@ pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, 
     let credential = SmtpCredential::derive(name, &key.id, &key.secret, &request.region);
     drop(key);
 
+    // --verify: before delivery, so a credential that cannot log in is never handed over; a failure
+    // rolls back like any other step.
+    let verified = match &request.verify {
+        Some((endpoint, deadline)) => {
+            match crate::smtp::verify_new_credential(
+                &credential.access_key_id,
+                &credential.smtp_password,
+                endpoint,
+                *deadline,
+            )
+            .await
+            {
+                Ok(ok) => Some(ok),
+                Err(e) => {
+                    let step = "the SMTP login (--verify)".to_string();
+                    return Err(fail_owned(&iam, &secrets, &request, created, step, format!("{e:#}")).await);
+                }
+            }
+        }
+        None => None,
+    };
+
     let request_token = uuid::Uuid::new_v4().to_string();
     let deliver = async {
         match &request.sink {
@@ -428,6 +473,7 @@ pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, 
         smtp_port: credential.smtp_port,
         delivered,
         setup: setup_report,
+        verified,
         warnings,
     })
 }
@@ -599,6 +645,7 @@ mod tests {
                 region: "eu-west-1".into(),
                 sink,
                 rollback: true,
+                verify: None,
             },
             setup: SetupState {
                 group_exists: true,

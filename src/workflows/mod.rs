@@ -2,11 +2,14 @@
 //! and an executor that carries it out and walks back what it did when a later step fails.
 //! Workflows see sesctl's own types only; the SDK stays inside `aws`.
 
+pub mod audit;
 pub mod create_user;
+pub mod delete_user;
 pub mod deliver;
 pub mod migrate;
 pub mod rotate;
 pub mod setup;
+pub mod verify;
 
 use std::fmt;
 

@@ -838,6 +838,7 @@ pub async fn rotate_and_deliver(
     iam: &Iam,
     plan: &RotationPlan,
     deliver: impl FnOnce(&SmtpCredential) -> anyhow::Result<Delivered>,
+    verify: Option<(&crate::smtp::Endpoint, std::time::Duration)>,
 ) -> anyhow::Result<RotateReport> {
     let user = plan.user_name.as_str();
     let mut report = RotateReport::new(plan);
@@ -846,20 +847,25 @@ pub async fn rotate_and_deliver(
     let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
     drop(key.secret);
     report.access_key_id = key.id.clone();
+    // testSecret without a secret: log in before the credential is handed over.
+    if let Some((endpoint, deadline)) = verify {
+        if let Err(e) = crate::smtp::verify_new_credential(
+            &credential.access_key_id,
+            &credential.smtp_password,
+            endpoint,
+            deadline,
+        )
+        .await
+        {
+            let cause = format!("the new credential did not pass --verify: {e:#}");
+            return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
+        }
+    }
     match deliver(&credential) {
         Ok(to) => report.delivered_to = Some(to),
         Err(e) => {
-            let mut undo = format!("the new key {} was deleted", key.id);
-            if let Err(d) = iam.delete_access_key(user, &key.id).await {
-                undo = format!(
-                    "deleting the new key {} failed too ({d}): delete it by hand (aws iam delete-access-key \
-                     --user-name {user} --access-key-id {})",
-                    key.id, key.id
-                );
-            }
-            return Err(anyhow!(
-                "delivering the new credential failed: {e:#}; {undo}; the old key is untouched"
-            ));
+            let cause = format!("delivering the new credential failed: {e:#}");
+            return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
         }
     }
     drop(credential);
@@ -886,6 +892,19 @@ pub async fn rotate_and_deliver(
         );
     }
     Ok(report)
+}
+
+/// Deletes a new key whose credential was never handed over (a failed delivery or `--verify`), and
+/// says so in the error; the old key is untouched.
+async fn delete_undelivered_key(iam: &Iam, user: &str, key_id: &str, cause: String) -> anyhow::Error {
+    let undo = match iam.delete_access_key(user, key_id).await {
+        Ok(()) => format!("the new key {key_id} was deleted"),
+        Err(d) => format!(
+            "deleting the new key {key_id} failed too ({d}): delete it by hand (aws iam delete-access-key \
+             --user-name {user} --access-key-id {key_id})"
+        ),
+    };
+    anyhow!("{cause}; {undo}; the old key is untouched")
 }
 
 impl RotateReport {

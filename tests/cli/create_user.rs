@@ -523,7 +523,15 @@ fn every_bad_input_exits_2_with_one_line_and_no_aws_call() {
             vec!["ok".into(), "--csv".into(), dir.path().to_str().unwrap().into()],
             "directory",
         ),
-        (vec!["ok".into(), "--verify".into()], "not available yet"),
+        (
+            vec![
+                "ok".into(),
+                "--verify".into(),
+                "--ca-file".into(),
+                "/nonexistent/private-ca.pem".into(),
+            ],
+            "private-ca.pem",
+        ),
         (
             vec!["ok".into(), "--region".into(), "af-south-1".into()],
             "af-south-1",

@@ -14,3 +14,4 @@ mod regions;
 mod rotate;
 pub mod setup;
 mod verify;
+mod verify_new;

@@ -511,12 +511,12 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 }
 
 #[test]
-fn verify_is_a_usage_error_for_now() {
+fn a_bad_ca_file_for_verify_is_a_usage_error_before_any_change() {
     let f = fixture("verify");
     let before = f.stages();
-    let run = f.rotate(&["--verify"]);
+    let run = f.rotate(&["--verify", "--ca-file", "/nonexistent/private-ca.pem"]);
     run.assert_code(2);
-    assert!(run.stderr.contains("not available yet"), "{}", run.stderr);
+    assert!(run.stderr.contains("private-ca.pem"), "{}", run.stderr);
     f.assert_untouched(&before);
 }
 

@@ -13,6 +13,11 @@ still match) and, for requests whose API action matches a rule, answers with a f
             took effect but the caller never hears so)
   record    forward the request and relay the answer, keeping the answer's body in the log entry
             (`response`), so a test can learn values only the service returned (a new key's secret)
+  paginate  forward the request, then answer with one page of the (IAM query-protocol) list result:
+            at most `page_size` entries (or the request's MaxItems, if smaller) of the result's
+            top-level lists taken together, from the offset in the request's Marker, with
+            IsTruncated and Marker set as IAM does. For actions whose upstream ignores Marker
+            (moto answers GetAccountAuthorizationDetails and ListAccessKeys in full every time).
 
 Control API (on the same port):
   POST /__proxy/rules   body: JSON list of rules, replacing the current ones
@@ -30,6 +35,7 @@ closes).
 """
 import argparse
 import http.client
+import re
 import json
 import random
 import sys
@@ -87,6 +93,83 @@ def error_body(json_protocol: bool, code: str, message: str):
         "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
     )
     return "text/xml", xml.encode()
+
+
+def paginate(data: bytes, body: bytes, page_size: int) -> bytes:
+    """One page of an IAM list response: the entries of the result's top-level lists, in order,
+    sliced from the request's Marker."""
+    fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    start = int(fields.get("Marker", ["0"])[0] or 0)
+    if "MaxItems" in fields:
+        page_size = min(page_size, int(fields["MaxItems"][0]))
+    text = data.decode("utf-8")
+    result = re.search(r"<(\w+Result)>(.*)</\1>", text, re.S)
+    if not result:
+        return data
+    inner = result.group(2)
+    # Top-level elements of the result, each either a list (<X><member>...</member>...</X>) or a value.
+    pieces = []
+    pos = 0
+    while pos < len(inner):
+        m = re.compile(r"<(\w+)(/?)>").search(inner, pos)
+        if not m:
+            break
+        tag, empty = m.group(1), m.group(2)
+        if empty:
+            pieces.append((tag, None, m.group(0)))
+            pos = m.end()
+            continue
+        depth, i = 1, m.end()
+        opener, closer = re.compile(rf"<{tag}>"), f"</{tag}>"
+        while depth:
+            nxt_close = inner.index(closer, i)
+            nxt_open = opener.search(inner, i, nxt_close)
+            if nxt_open:
+                depth, i = depth + 1, nxt_open.end()
+            else:
+                depth, i = depth - 1, nxt_close + len(closer)
+        content = inner[m.end():i - len(closer)]
+        members = split_members(content) if content.startswith("<member>") else None
+        pieces.append((tag, members, inner[m.start():i]))
+        pos = i
+    total = sum(len(members) for _, members, _ in pieces if members is not None)
+    end = start + page_size
+    out, seen = [], 0
+    for tag, members, raw in pieces:
+        if tag in ("IsTruncated", "Marker"):
+            continue
+        if members is None:
+            out.append(raw)
+            continue
+        keep = [x for n, x in enumerate(members, seen) if start <= n < end]
+        seen += len(members)
+        out.append(f"<{tag}>{''.join(keep)}</{tag}>" if keep else f"<{tag}/>")
+    truncated = end < total
+    out.append(f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>")
+    if truncated:
+        out.append(f"<Marker>{end}</Marker>")
+    page = text[:result.start(2)] + "".join(out) + text[result.end(2):]
+    return page.encode("utf-8")
+
+
+def split_members(content: str):
+    """The <member>...</member> entries of a list, nested members kept whole."""
+    members, depth, start, i = [], 0, 0, 0
+    token = re.compile(r"<member>|</member>|<member/>")
+    for m in token.finditer(content):
+        if m.group(0) == "<member/>":
+            if depth == 0:
+                members.append(m.group(0))
+            continue
+        if m.group(0) == "<member>":
+            if depth == 0:
+                start = m.start()
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                members.append(content[start:m.end()])
+    return members
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -166,6 +249,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "record":
             with LOCK:
                 entry["response"] = data.decode("utf-8", "replace")
+        if fault == "paginate" and status == 200:
+            data = paginate(data, body, int(rule.get("page_size", 100)))
         self._reply(status, headers.get("Content-Type", "text/xml"), data,
                     {k: v for k, v in headers.items() if k.lower().startswith("x-amz")})
 

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod legacy;
+pub mod smtp;
 pub mod state;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -457,4 +458,27 @@ pub fn secretsmanager(endpoint: &str, region: &str) -> aws_sdk_secretsmanager::C
         .region(aws_config::Region::new(region.to_string()))
         .build();
     aws_sdk_secretsmanager::Client::from_conf(conf)
+}
+
+/// Fills the account behind `endpoint` with `users` users, every `smtp_every`-th an SMTP user
+/// (tests/support/seed_account.py); returns what it made: {"smtp": {user: kind}, "plain": [...],
+/// "keys": {user: [key ids]}}.
+pub fn seed_account(endpoint: &str, prefix: &str, users: usize, smtp_every: usize) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(support_script("seed_account.py"))
+        .args(["--endpoint", endpoint, "--prefix", prefix])
+        .args([
+            "--users",
+            &users.to_string(),
+            "--smtp-every",
+            &smtp_every.to_string(),
+        ])
+        .output()
+        .expect("run seed_account.py");
+    assert!(
+        out.status.success(),
+        "seeding failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("seed_account.py prints JSON")
 }

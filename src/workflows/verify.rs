@@ -1,0 +1,208 @@
+//! `verify`'s work beyond the login itself: reading a stored credential (the SPEC's secret JSON),
+//! asking IAM about the access key when a login is rejected, and the report.
+//!
+//! Neighbours: [`crate::smtp`] logs in and diagnoses; [`crate::aws`] reads IAM and Secrets Manager.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::aws::iam::{Iam, KeyStatus};
+use crate::aws::ErrorKind;
+use crate::secret::Secret;
+use crate::smtp::diagnosis::KeyState;
+use crate::smtp::{LoginFailure, LoginOk, TlsMode};
+
+/// How long the IAM look-up behind a diagnosis may take; a verdict without it beats a long wait.
+const KEY_CHECK_LIMIT: Duration = Duration::from_secs(20);
+
+/// An SMTP credential as `create-user` and `rotate` store it in Secrets Manager.
+pub struct StoredCredential {
+    pub username: String,
+    pub password: Secret,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub region: Option<String>,
+    pub iam_user_name: Option<String>,
+}
+
+/// The secret string's fields; deliberately without `Debug`, since it holds the password.
+#[derive(Deserialize)]
+struct Stored {
+    username: String,
+    password: String,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    iam_user_name: Option<String>,
+}
+
+impl StoredCredential {
+    /// Parses a secret string (`{"username", "password", "host", "port", "region", ...}`). The error
+    /// names the problem and its position only, never a value.
+    pub fn parse(secret_string: &Secret, secret_name: &str) -> anyhow::Result<StoredCredential> {
+        let stored: Stored = serde_json::from_str(secret_string.expose()).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Data => {
+                    "a field is missing or has the wrong type \
+                    (username and password must be strings, port a number)"
+                }
+                _ => "it is not a JSON object",
+            };
+            anyhow::anyhow!(
+                "secret {secret_name} does not hold an SMTP credential as sesctl stores it: {what} (line {}, \
+                 column {}); expected {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}",
+                e.line(),
+                e.column()
+            )
+        })?;
+        Ok(StoredCredential {
+            username: stored.username,
+            password: Secret::new(stored.password),
+            host: stored.host.filter(|h| !h.is_empty()),
+            port: stored.port,
+            region: stored.region.filter(|r| !r.is_empty()),
+            iam_user_name: stored.iam_user_name.filter(|u| !u.is_empty()),
+        })
+    }
+}
+
+/// What IAM says about access key `key_id` (iam:GetAccessKeyLastUsed, then iam:ListAccessKeys on its
+/// user). `user_hint` (the secret's `iam_user_name`) is used when the owner cannot be looked up.
+/// Never fails: an IAM that cannot be read is a state of its own.
+pub async fn key_state(iam: &Iam, key_id: &str, user_hint: Option<&str>) -> KeyState {
+    match tokio::time::timeout(KEY_CHECK_LIMIT, read_key_state(iam, key_id, user_hint)).await {
+        Ok(state) => state,
+        Err(_) => KeyState::Unreadable {
+            reason: format!("IAM did not answer within {} s", KEY_CHECK_LIMIT.as_secs()),
+        },
+    }
+}
+
+async fn read_key_state(iam: &Iam, key_id: &str, user_hint: Option<&str>) -> KeyState {
+    let user = match iam.access_key_owner(key_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return KeyState::Missing,
+        Err(e) => match user_hint {
+            Some(hint) => hint.to_string(),
+            None => {
+                return KeyState::Unreadable {
+                    reason: e.to_string(),
+                }
+            }
+        },
+    };
+    match iam.list_access_keys(&user).await {
+        Ok(keys) => match keys.iter().find(|k| k.id == key_id) {
+            Some(k) if k.status == KeyStatus::Inactive => KeyState::Inactive { user },
+            Some(k) => KeyState::Active {
+                user,
+                created: k.created,
+            },
+            None => KeyState::Missing,
+        },
+        Err(e) if e.is(ErrorKind::NotFound) => KeyState::UserMissing { user },
+        Err(e) => KeyState::Unreadable {
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// The result of `sesctl verify`.
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub username: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<LoginFailure>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnosis: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyState>,
+}
+
+impl VerifyReport {
+    pub fn succeeded(username: &str, ok: LoginOk) -> Self {
+        VerifyReport {
+            ok: true,
+            username: username.to_string(),
+            host: ok.host,
+            port: ok.port,
+            tls: ok.tls,
+            tls_version: Some(ok.tls_version),
+            mechanism: Some(ok.mechanism),
+            failure: None,
+            diagnosis: Vec::new(),
+            key: None,
+        }
+    }
+
+    pub fn failed(
+        username: &str,
+        tls: TlsMode,
+        failure: LoginFailure,
+        diagnosis: Vec<String>,
+        key: KeyState,
+    ) -> Self {
+        VerifyReport {
+            ok: false,
+            username: username.to_string(),
+            host: failure.host.clone(),
+            port: failure.port,
+            tls,
+            tls_version: None,
+            mechanism: None,
+            failure: Some(failure),
+            diagnosis,
+            key: (key != KeyState::NotChecked).then_some(key),
+        }
+    }
+
+    /// A diagnosis for a failed login, from the failure and the facts.
+    pub fn diagnose(failure: &LoginFailure, facts: &crate::smtp::diagnosis::Facts) -> Vec<String> {
+        crate::smtp::diagnosis::diagnose(failure, facts, Utc::now())
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.failure {
+            None => writeln!(
+                f,
+                "OK: {} logged in to {}:{} ({}, {}, AUTH {}); no mail was sent",
+                self.username,
+                self.host,
+                self.port,
+                self.tls,
+                self.tls_version.as_deref().unwrap_or("unknown"),
+                self.mechanism.as_deref().unwrap_or("?")
+            ),
+            Some(failure) => {
+                writeln!(f, "FAILED: {failure}")?;
+                if let (Some(code), Some(text)) = (failure.reply_code, &failure.reply_text) {
+                    writeln!(f, "  server reply: {code} {text}")?;
+                }
+                if !self.diagnosis.is_empty() {
+                    writeln!(f, "  diagnosis:")?;
+                    for d in &self.diagnosis {
+                        writeln!(f, "  - {d}")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
