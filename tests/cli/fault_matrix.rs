@@ -179,10 +179,10 @@ pub enum Command {
 
 /// What one case works on.
 #[derive(Debug, Clone, Default)]
-struct Subject {
-    user: String,
-    secret: String,
-    old_key: String,
+pub struct Subject {
+    pub user: String,
+    pub secret: String,
+    pub old_key: String,
 }
 
 impl Command {
@@ -204,7 +204,7 @@ impl Command {
         }
     }
 
-    fn fixture(self, url: &str, p: &str) -> Subject {
+    pub fn fixture(self, url: &str, p: &str) -> Subject {
         match self {
             Command::Setup => Subject::default(),
             Command::CreateUser => Subject {
@@ -232,7 +232,7 @@ impl Command {
         }
     }
 
-    fn args(self, s: &Subject) -> Vec<String> {
+    pub fn args(self, s: &Subject) -> Vec<String> {
         let args: Vec<&str> = match self {
             Command::Setup => vec!["setup"],
             Command::CreateUser => vec![
@@ -349,7 +349,7 @@ impl Command {
     }
 
     /// The intended state, after the run (or the clean re-run).
-    fn check_done(self, url: &str, s: &Subject, proxy: &FaultProxy) {
+    pub fn check_done(self, url: &str, s: &Subject, proxy: &FaultProxy) {
         match self {
             Command::Setup => group_view(url).assert_ready(),
             Command::CreateUser => {
