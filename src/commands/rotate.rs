@@ -240,6 +240,15 @@ where
     f
 }
 
+/// A failed read before any change says so (other errors here already do).
+fn nothing_changed(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<crate::aws::AwsError>().is_some() {
+        e.context("reading the user and its secret failed, so nothing was changed")
+    } else {
+        e
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,14 +265,5 @@ mod tests {
         );
         assert_eq!(arn_region("smtp/app"), None);
         assert_eq!(arn_region("arn:aws:iam::1:user/x"), None);
-    }
-}
-
-/// A failed read before any change says so (other errors here already do).
-fn nothing_changed(e: anyhow::Error) -> anyhow::Error {
-    if e.downcast_ref::<crate::aws::AwsError>().is_some() {
-        e.context("reading the user and its secret failed, so nothing was changed")
-    } else {
-        e
     }
 }

@@ -197,7 +197,7 @@ fn rotate_killed_at_each_step() {
         scope.spawn(|| {
             let proxy = FaultProxy::start(moto);
             let s = command.fixture(&moto.url, &prefix("crashrotpromote"));
-            kill_at(&proxy, &command.args(&s), &[promote.clone()]);
+            kill_at(&proxy, &command.args(&s), std::slice::from_ref(&promote));
             let sv = secret_view(&moto.url, &s.secret);
             let pending = sv.key_at("AWSPENDING").expect("a pending version").to_string();
             assert_eq!(sv.key_at("AWSCURRENT"), Some(s.old_key.as_str()));
@@ -252,7 +252,7 @@ fn migrate_killed_at_each_step() {
             scope.spawn(move || {
                 let proxy = FaultProxy::start(moto);
                 let s: Subject = command.fixture(&moto.url, &prefix(&format!("crashmig{name}")));
-                kill_at(&proxy, &command.args(&s), &[held.clone()]);
+                kill_at(&proxy, &command.args(&s), std::slice::from_ref(held));
                 let u = user_view(&moto.url, &s.user);
                 assert_eq!(u.in_group(), *in_group, "{name}: {u:?}");
                 let has_policy = !u.inline_policies.is_empty();

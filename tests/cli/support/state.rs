@@ -240,7 +240,7 @@ pub fn group_view(url: &str) -> GroupView {
             let doc = version
                 .policy_version()
                 .and_then(|v| v.document())
-                .map(|d| sesctl::aws::iam::decode_policy_document(d))
+                .map(sesctl::aws::iam::decode_policy_document)
                 .unwrap_or_default();
             view.policies.push((arn, doc));
         }
