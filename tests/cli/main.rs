@@ -5,10 +5,12 @@ mod support;
 
 mod audit;
 mod aws_client;
+mod crash;
 mod create_user;
 mod delete_user;
 mod derive;
 mod docs;
+pub mod fault_matrix;
 mod migrate;
 mod regions;
 mod rotate;
