@@ -5,10 +5,13 @@ mod support;
 
 mod audit;
 mod aws_client;
+mod color;
 mod create_user;
 mod delete_user;
 mod derive;
 mod docs;
+mod help;
+mod json_pins;
 mod migrate;
 mod regions;
 mod rotate;
