@@ -3,7 +3,7 @@
 //! colours even a pipe (which is what shows the other cases are not colourless by accident).
 
 use crate::support::smtp::{Mode, SmtpServer};
-use crate::support::{legacy, prefix, Moto, Run, Sesctl};
+use crate::support::{self, block_on, legacy, prefix, Moto, Run, Sesctl};
 
 const ESC: char = '\u{1b}';
 
@@ -143,4 +143,98 @@ fn no_escape_codes_unless_asked_for() {
         .run();
     json.assert_ok();
     assert!(!json.stdout.contains(ESC), "{}", json.stdout);
+}
+
+/// Runs the binary in a pseudo-terminal (stdin, stdout and stderr all a terminal, as for a person at
+/// a shell) and returns everything it wrote there.
+fn on_a_terminal(moto: &Moto, args: &[&str], envs: &[(&str, &str)]) -> String {
+    const PTY: &str = "import os, pty, sys\n\
+pid, fd = pty.fork()\n\
+if pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n\
+out = b''\n\
+while True:\n    try:\n        chunk = os.read(fd, 65536)\n    except OSError:\n        break\n    if not chunk:\n        break\n    out += chunk\n\
+os.waitpid(pid, 0)\n\
+sys.stdout.buffer.write(out)\n";
+    let home = support::home_dir();
+    let out = std::process::Command::new(support::python())
+        .args(["-c", PTY, support::sesctl_bin()])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("TERM", "xterm")
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", support::TEST_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", support::TEST_SECRET_ACCESS_KEY)
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run sesctl in a pseudo-terminal");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `text` holds a colour (SGR) sequence, `ESC [ ... m`. Other terminal controls (a progress
+/// bar clearing its line) are not colour.
+fn has_colour(text: &str) -> bool {
+    text.split(ESC).skip(1).any(|rest| {
+        rest.strip_prefix('[').is_some_and(|seq| {
+            let end = seq.find(|c: char| !(c.is_ascii_digit() || c == ';'));
+            end.is_some_and(|i| seq[i..].starts_with('m'))
+        })
+    })
+}
+
+#[test]
+fn on_a_terminal_colour_follows_no_color_and_the_flag() {
+    let moto = Moto::dedicated();
+    let p = prefix("pty");
+    legacy::create_legacy_users(&moto.url, &[format!("{p}-legacy")]);
+    let server = SmtpServer::start(Mode::Starttls, "AKIAZZZZCOLOURPTY001", "pty-password");
+    let secret = format!("{p}/smtp");
+    block_on(
+        support::secretsmanager(&moto.url, "us-east-1")
+            .create_secret()
+            .name(&secret)
+            .secret_string(r#"{"username": "AKIAZZZZCOLOURPTY001", "password": "pty-password"}"#)
+            .send(),
+    )
+    .unwrap();
+    let port = server.port_arg();
+    let verify: Vec<&str> = vec![
+        "verify",
+        "--secret-name",
+        &secret,
+        "--region",
+        "us-east-1",
+        "--smtp-host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--ca-file",
+        server.ca_arg(),
+    ];
+    let cases: [(&str, Vec<&str>); 4] = [
+        ("--help", vec!["--help"]),
+        ("a usage error", vec!["audit", "--max-key-age", "0"]),
+        ("audit", vec!["audit"]),
+        ("verify", verify),
+    ];
+    for (what, args) in &cases {
+        let auto = on_a_terminal(&moto, args, &[]);
+        assert!(has_colour(&auto), "{what} on a terminal is coloured: {auto:?}");
+        let no_color = on_a_terminal(&moto, args, &[("NO_COLOR", "1")]);
+        assert!(!has_colour(&no_color), "{what} with NO_COLOR: {no_color:?}");
+        let never: Vec<&str> = args.iter().copied().chain(["--color", "never"]).collect();
+        let never = on_a_terminal(&moto, &never, &[]);
+        assert!(!has_colour(&never), "{what} with --color never: {never:?}");
+        assert!(
+            never.contains(|c: char| c.is_alphabetic()),
+            "{what} printed something: {never:?}"
+        );
+    }
+    let verify = on_a_terminal(&moto, &cases[3].1, &[]);
+    assert!(verify.contains("\u{1b}[1;32mOK:\u{1b}[0m"), "{verify:?}");
 }
