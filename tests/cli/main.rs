@@ -5,12 +5,15 @@ mod support;
 
 mod audit;
 mod aws_client;
+mod color;
 mod crash;
 mod create_user;
 mod delete_user;
 mod derive;
 mod docs;
 pub mod fault_matrix;
+mod help;
+mod json_pins;
 mod migrate;
 mod regions;
 mod rotate;
