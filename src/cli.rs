@@ -134,9 +134,17 @@ pub enum Command {
         sesctl completions zsh > \"${fpath[1]}/_sesctl\""
     )]
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    #[command(after_help = "Examples:\n  sesctl man > sesctl.1 && man ./sesctl.1")]
-    Man,
+    /// Print the man page (roff): sesctl(1), or one command's page
+    #[command(after_help = "Examples:\n  sesctl man > sesctl.1 && man ./sesctl.1\n  \
+        sesctl man create-user > sesctl-create-user.1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (default: the sesctl(1) overview)
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]

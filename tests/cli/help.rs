@@ -148,3 +148,37 @@ fn version_names_the_commit() {
         "{line}"
     );
 }
+
+#[test]
+fn each_command_has_its_own_man_page_with_the_global_options() {
+    for name in ["create-user", "rotate", "audit", "verify"] {
+        let run = Sesctl::offline().args(["man", name]).run();
+        run.assert_ok();
+        assert!(
+            run.stdout.contains(&format!(".TH sesctl-{name} 1")),
+            "{name}: {}",
+            &run.stdout[..200]
+        );
+        assert!(
+            run.stdout.contains("\\-\\-endpoint\\-url"),
+            "{name}: the global options are listed"
+        );
+    }
+    let run = Sesctl::offline().args(["man", "no-such-command"]).run();
+    run.assert_code(2);
+    assert!(run.stderr.contains("create-user"), "{}", run.stderr);
+}
+
+#[test]
+fn csv_output_is_refused_where_it_does_not_apply() {
+    for cmd in [&["regions"][..], &["setup"], &["derive", "--region", "us-east-1"]] {
+        let run = Sesctl::offline().args(cmd).args(["-o", "csv"]).stdin("x").run();
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("-o csv is for `audit` and `list`"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "");
+    }
+}
