@@ -429,6 +429,7 @@ fn smtp_user(with_findings: bool) -> Shape {
                     ("console_tag", vec![]),
                     ("inline_policy", vec![req("policy", Str)]),
                     ("attached_policy", vec![req("policy", Str)]),
+                    ("created_by_sesctl", vec![]),
                 ],
             )),
         ),
