@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs sesctl's main job end to end against a local AWS emulator: starts a moto server on a free
 # loopback port (installing moto[server] with pip if it is missing), builds sesctl, runs `setup`, then
-# `create-user` to Secrets Manager and to a CSV file, and shows what a user sees. Everything it started
+# `create-user` to Secrets Manager and to a CSV file, then `list`, `rotate`, `audit` and `delete-user`,
+# and shows what a user sees. Everything it started
 # (the server, the temporary directory) is removed on exit, however the script ends.
 set -euo pipefail
 
@@ -35,9 +36,13 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-echo "# building sesctl"
-(cd "$ROOT" && cargo build --quiet --bin sesctl)
-SESCTL="$ROOT/target/debug/sesctl"
+if [ -n "${SESCTL_BIN:-}" ]; then
+    SESCTL="$SESCTL_BIN"
+else
+    echo "# building sesctl"
+    (cd "$ROOT" && cargo build --quiet --bin sesctl)
+    SESCTL="$ROOT/target/debug/sesctl"
+fi
 
 # A throwaway account in the emulator: fake credentials, every call sent to moto.
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
@@ -74,3 +79,11 @@ value = json.loads(sm.get_secret_value(SecretId="smtp/app-mailer")["SecretString
 value["password"] = value["password"][:4] + "... (hidden here)"
 print(json.dumps(value, indent=2))
 PY
+
+run list
+run rotate app-mailer --secret-name smtp/app-mailer --region "$REGION" --dry-run
+run rotate app-mailer --secret-name smtp/app-mailer --region "$REGION"
+run audit --fail-on error
+run delete-user reports-mailer --yes
+echo
+echo "# done: the emulator and the temporary files are removed on exit"

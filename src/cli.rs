@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version = crate::VERSION_LINE,
     about = "Provision, rotate, migrate, audit and verify Amazon SES SMTP credentials",
     propagate_version = true,
-    max_term_width = 110
+    max_term_width = 110,
+    after_help = "Examples:\n  sesctl create-user app-mailer --region eu-west-1 --secret-name smtp/app-mailer\n  \
+    sesctl rotate app-mailer --secret-name smtp/app-mailer --region eu-west-1\n  \
+    sesctl audit --fail-on error -o json\n\n\
+    `sesctl COMMAND --help` shows a command's options and examples; docs/ has a page per command."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -23,6 +27,7 @@ pub struct Cli {
 
 /// Options every command takes, before or after the subcommand.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// AWS profile (default: the standard AWS credential chain)
     #[arg(long, global = true, value_name = "NAME")]
@@ -129,9 +134,17 @@ pub enum Command {
         sesctl completions zsh > \"${fpath[1]}/_sesctl\""
     )]
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    #[command(after_help = "Examples:\n  sesctl man > sesctl.1 && man ./sesctl.1")]
-    Man,
+    /// Print the man page (roff): sesctl(1), or one command's page
+    #[command(after_help = "Examples:\n  sesctl man > sesctl.1 && man ./sesctl.1\n  \
+        sesctl man create-user > sesctl-create-user.1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (default: the sesctl(1) overview)
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]

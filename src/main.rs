@@ -2,13 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use sesctl::cli::Cli;
 use sesctl::error;
 
 fn main() -> ExitCode {
     sesctl::secret::redact_panics();
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout and exit 0; usage errors exit 2.
@@ -35,4 +34,35 @@ fn main() -> ExitCode {
             ExitCode::from(error::exit_code_for(&err))
         }
     }
+}
+
+/// Parses argv. clap's own help and usage errors follow `--color` (and, through clap, NO_COLOR) like
+/// the rest of sesctl's output, so the flag is looked for before clap styles anything.
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command().color(color_flag(&args));
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+/// The last `--color WHEN` / `--color=WHEN` before a `--`; auto when absent or unknown (clap then
+/// reports an unknown value itself).
+fn color_flag(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut choice = clap::ColorChoice::Auto;
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        let value = match word.as_ref() {
+            "--" => break,
+            "--color" => words.next().map(|v| v.into_owned()),
+            w => w.strip_prefix("--color=").map(str::to_string),
+        };
+        choice = match value.as_deref() {
+            Some("never") => clap::ColorChoice::Never,
+            Some("always") => clap::ColorChoice::Always,
+            Some(_) => clap::ColorChoice::Auto,
+            None => choice,
+        };
+    }
+    choice
 }

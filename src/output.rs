@@ -172,6 +172,30 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A colour for a word that carries a verdict (a severity, OK or FAILED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    Red,
+    Yellow,
+    Green,
+    Cyan,
+}
+
+/// `text` in `paint` when `on` (see [`use_color`]), as it is otherwise. Only whole words are painted,
+/// and the escape codes add no visible width, so padding is applied to `text` before painting.
+pub fn paint(text: &str, paint: Paint, on: bool) -> String {
+    if !on {
+        return text.to_string();
+    }
+    let code = match paint {
+        Paint::Red => "1;31",
+        Paint::Yellow => "33",
+        Paint::Green => "1;32",
+        Paint::Cyan => "36",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +214,11 @@ mod tests {
         assert!(!use_color(ColorChoice::Never, true));
         assert!(use_color(ColorChoice::Always, false));
         assert!(!use_color(ColorChoice::Auto, false));
+    }
+
+    #[test]
+    fn paint_only_when_on() {
+        assert_eq!(paint("error", Paint::Red, false), "error");
+        assert_eq!(paint("error", Paint::Red, true), "\x1b[1;31merror\x1b[0m");
     }
 }

@@ -243,6 +243,32 @@ pub fn source_line(source: &KeySource, scanned: usize, smtp: usize) -> String {
 
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_text(f, false)
+    }
+}
+
+/// The text report with its severities in colour (for a terminal).
+pub struct Coloured<'a>(pub &'a AuditReport);
+
+impl fmt::Display for Coloured<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.write_text(f, true)
+    }
+}
+
+/// A severity padded to its column, in its colour when `color`.
+fn severity_cell(severity: Severity, color: bool) -> String {
+    use crate::output::{paint, Paint};
+    let colour = match severity {
+        Severity::Error => Paint::Red,
+        Severity::Warning => Paint::Yellow,
+        Severity::Info => Paint::Cyan,
+    };
+    paint(&format!("{severity:<7}"), colour, color)
+}
+
+impl AuditReport {
+    fn write_text(&self, f: &mut fmt::Formatter<'_>, color: bool) -> fmt::Result {
         let users: Vec<&SmtpUser> = self.users.iter().map(|u| &u.user).collect();
         f.write_str(&user_table(users.iter().copied()))?;
         writeln!(f)?;
@@ -280,8 +306,8 @@ impl fmt::Display for AuditReport {
         all.sort_by_key(|f| std::cmp::Reverse(f.severity));
         for x in all {
             let head = format!(
-                "{:<7}  {:<21}  {}  {}",
-                x.severity,
+                "{}  {:<21}  {}  {}",
+                severity_cell(x.severity, color),
                 x.id,
                 clip(&x.user_name, 64),
                 x.access_key_id.as_deref().unwrap_or("")
@@ -409,6 +435,7 @@ pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
                 .collect();
             write_csv(std::io::stdout().lock(), &rows)?;
         }
+        OutputFormat::Text if ctx.printer.color => ctx.printer.text(&Coloured(&report))?,
         _ => ctx.printer.result(&report)?,
     }
     let outcome = report.outcome(args.fail_on);

@@ -11,7 +11,13 @@ use crate::workflows::deliver::{self, Delivered, Sink};
 pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome> {
     let request = request(ctx, args).await?;
     let aws = ctx.aws().await?;
-    let prepared = create_user::prepare(aws, request).await?;
+    let prepared = create_user::prepare(aws, request).await.map_err(|e| {
+        if e.downcast_ref::<crate::aws::AwsError>().is_some() {
+            e.context("the checks before any change failed, so nothing was created")
+        } else {
+            e
+        }
+    })?;
     if ctx.global.dry_run {
         ctx.printer.result(&prepared.plan())?;
         return Ok(Outcome::Done);
@@ -56,6 +62,22 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         validate::iam_path(p)?;
     }
     let tags = validate::tags(&args.tags)?;
+    if tags.len() > create_user::MAX_USER_TAGS {
+        return Err(usage(format!(
+            "{} tags given; create-user takes at most {} (IAM allows 50 per user, and sesctl adds its tag {})",
+            tags.len(),
+            create_user::MAX_USER_TAGS,
+            create_user::TAG_CREATE_RUN
+        )));
+    }
+    if let Some((k, _)) = tags
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(create_user::TAG_CREATE_RUN))
+    {
+        return Err(usage(format!(
+            "tag key '{k}' is set by sesctl itself; choose another key"
+        )));
+    }
     if let Some(name) = &args.secret_name {
         validate::secret_name(name)?;
     }

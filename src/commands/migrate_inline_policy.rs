@@ -64,7 +64,10 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
         .iter()
         .any(|(_, j)| j.steps.contains(&Step::DeleteInlinePolicy));
     let setup_state = if needs_group {
-        let caller = aws.caller().await?;
+        let caller = aws
+            .caller()
+            .await
+            .context("checking the sending group failed; no user was changed")?;
         Some(
             setup::inspect(&iam, &caller)
                 .await

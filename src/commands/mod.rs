@@ -121,10 +121,17 @@ impl Context {
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let ctx = Context::new(cli.global);
+    if ctx.global.output == crate::cli::OutputFormat::Csv
+        && !matches!(cli.command, Command::Audit(_) | Command::List(_))
+    {
+        return Err(usage(
+            "-o csv is for `audit` and `list`; this command prints text or JSON (-o json)",
+        ));
+    }
     // Commands that call AWS check how to reach it before anything else (offline ones never look).
     if !matches!(
         cli.command,
-        Command::Derive(_) | Command::Regions | Command::Completions(_) | Command::Man
+        Command::Derive(_) | Command::Regions | Command::Completions(_) | Command::Man(_)
     ) {
         ctx.aws_options()?;
     }
@@ -140,7 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::DeleteUser(args) => delete_user::exec(&ctx, args).await,
         Command::Verify(args) => verify::exec(&ctx, args).await,
         Command::Completions(args) => completions(args.shell),
-        Command::Man => man(),
+        Command::Man(args) => man(args.command.as_deref()),
     }
 }
 
@@ -159,9 +166,27 @@ fn completions(shell: Shell) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn man() -> anyhow::Result<Outcome> {
+fn man(command: Option<&str>) -> anyhow::Result<Outcome> {
+    let mut root = Cli::command();
+    // Building propagates the global options into each command, so its page lists them too.
+    root.build();
+    let page = match command {
+        None => root,
+        Some(name) => {
+            let names: Vec<String> = root.get_subcommands().map(|c| c.get_name().to_string()).collect();
+            let sub = root
+                .get_subcommands()
+                .find(|c| c.get_name() == name)
+                .cloned()
+                .ok_or_else(|| usage(format!("no command `{name}`; commands: {}", names.join(", "))))?;
+            // The page is named sesctl-COMMAND(1), as git and cargo name theirs.
+            // clap keeps names as 'static strings; this one lives until the process exits anyway.
+            let full: &'static str = Box::leak(format!("sesctl-{name}").into_boxed_str());
+            sub.name(full).bin_name(full)
+        }
+    };
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    clap_mangen::Man::new(page).render(&mut out)?;
     std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
     Ok(Outcome::Done)
 }

@@ -71,8 +71,12 @@ async fn in_secret(
     };
     let iam = aws.iam();
     let secrets = aws.secrets(&secrets_region);
-    let user = workflow::inspect_user(&iam, &args.user_name).await?;
-    let secret = workflow::inspect_secret(&secrets, secret_id, &secrets_region, &args.user_name).await?;
+    let user = workflow::inspect_user(&iam, &args.user_name)
+        .await
+        .map_err(nothing_changed)?;
+    let secret = workflow::inspect_secret(&secrets, secret_id, &secrets_region, &args.user_name)
+        .await
+        .map_err(nothing_changed)?;
 
     if args.finish {
         let plan = workflow::plan_finish(&iam, &user, &secret, old_key_action).await?;
@@ -182,7 +186,9 @@ async fn without_secret(
     };
     let aws = ctx.aws().await?;
     let iam = aws.iam();
-    let user = workflow::inspect_user(&iam, &args.user_name).await?;
+    let user = workflow::inspect_user(&iam, &args.user_name)
+        .await
+        .map_err(nothing_changed)?;
     let request = RotationRequest {
         region: region.clone(),
         old_key_action,
@@ -232,6 +238,15 @@ where
         + Sync,
 {
     f
+}
+
+/// A failed read before any change says so (other errors here already do).
+fn nothing_changed(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<crate::aws::AwsError>().is_some() {
+        e.context("reading the user and its secret failed, so nothing was changed")
+    } else {
+        e
+    }
 }
 
 #[cfg(test)]

@@ -95,7 +95,10 @@ pub async fn exec(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Outcome> {
             VerifyReport::failed(&credential.username, endpoint.tls, failure, diagnosis, facts.key)
         }
     };
-    ctx.printer.result(&report)?;
+    match ctx.printer.format {
+        crate::cli::OutputFormat::Text if ctx.printer.color => ctx.printer.text(&coloured(&report))?,
+        _ => ctx.printer.result(&report)?,
+    }
     Ok(if report.ok { Outcome::Done } else { Outcome::Failed })
 }
 
@@ -127,4 +130,16 @@ fn check_username(username: &str) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The text report with its verdict (`OK` or `FAILED`) in colour, for a terminal.
+fn coloured(report: &VerifyReport) -> String {
+    use crate::output::{paint, Paint};
+    let text = report.to_string();
+    for (word, colour) in [("OK:", Paint::Green), ("FAILED:", Paint::Red)] {
+        if let Some(rest) = text.strip_prefix(word) {
+            return format!("{}{rest}", paint(word, colour, true));
+        }
+    }
+    text
 }

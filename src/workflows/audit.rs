@@ -54,6 +54,9 @@ pub enum Reason {
     InlinePolicy { policy: String },
     /// A managed policy attached to the user allows `ses:SendRawEmail`.
     AttachedPolicy { policy: String },
+    /// Tagged `sesctl:create-run` by `sesctl create-user` (found even when a crash stopped the run
+    /// before the user joined the group).
+    CreatedBySesctl,
 }
 
 impl Reason {
@@ -65,6 +68,7 @@ impl Reason {
             Reason::ConsoleTag => "tag".into(),
             Reason::InlinePolicy { policy } => format!("inline:{policy}"),
             Reason::AttachedPolicy { policy } => format!("policy:{policy}"),
+            Reason::CreatedBySesctl => "sesctl".into(),
         }
     }
 }
@@ -155,6 +159,9 @@ pub fn classify(
     }
     if user.tag(CONSOLE_TAG.0) == Some(CONSOLE_TAG.1) {
         reasons.push(Reason::ConsoleTag);
+    }
+    if user.tag(crate::workflows::create_user::TAG_CREATE_RUN).is_some() {
+        reasons.push(Reason::CreatedBySesctl);
     }
     for (name, doc) in &user.inline_policies {
         if name != POLICY && policy::allows(doc, SEND_RAW_EMAIL) {
@@ -482,7 +489,11 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
                 Severity::Info,
                 Some(key),
                 format!("inactive key created {} left behind", day(key.created)),
-                format!("sesctl rotate {name} --delete-inactive (or aws iam delete-access-key)"),
+                format!(
+                    "aws iam delete-access-key --user-name {name} --access-key-id {}, or \
+                     `sesctl rotate {name} --delete-inactive` at the next rotation",
+                    key.access_key_id
+                ),
             );
             continue;
         }
@@ -760,6 +771,15 @@ mod tests {
                 &none
             ),
             Some((vec![Reason::ConsoleTag], false))
+        );
+        // Left by an interrupted create-user before it joined the group: found, and it cannot send.
+        assert_eq!(
+            classify(
+                &detail(&[], &[], &[], &[("sesctl:create-run", "5f0c")]),
+                true,
+                &none
+            ),
+            Some((vec![Reason::CreatedBySesctl], false))
         );
         assert_eq!(
             classify(

@@ -11,6 +11,9 @@
 //! deliver: secretsmanager:CreateSecret, or the CSV file, or stdout  ‖  iam:ListAccessKeys
 //! ```
 //!
+//! The user is tagged `sesctl:create-run=<id of this run>` so that a CreateUser whose answer was lost
+//! (the call took effect; its retry sees EntityAlreadyExists, or no answer comes at all) is recognised
+//! as this run's own user and carried on with, never left behind nor mistaken for someone else's.
 //! If a step after iam:CreateUser fails, everything this run created is removed again (secret, access
 //! keys, group membership, user), unless rollback is turned off, in which case the error lists what
 //! was kept. The group and policy that `setup` ensures stay: they are shared by every SMTP user.
@@ -23,10 +26,19 @@ use serde::Serialize;
 use super::deliver::{self, Delivered, Sink, SmtpCredential};
 use super::setup::{self, SetupReport, SetupState, GROUP};
 use super::Plan;
-use crate::aws::iam::Iam;
+use crate::aws::iam::{Iam, User};
 use crate::aws::secrets::Secrets;
 use crate::aws::{Aws, AwsError, ErrorKind};
 use crate::error::usage;
+
+/// Tag put on the user at iam:CreateUser, with a value unique to the run. When CreateUser's answer is
+/// lost (the call took effect, the SDK's retry then sees EntityAlreadyExists, or every attempt's
+/// answer is lost), this tag tells the run's own user from one someone else created meanwhile, so it
+/// is neither left behind nor taken over.
+pub const TAG_CREATE_RUN: &str = "sesctl:create-run";
+
+/// Tags the operator may give: IAM allows 50 per user and the run tag takes one.
+pub const MAX_USER_TAGS: usize = 49;
 
 /// What the operator asked for, already validated.
 #[derive(Debug, Clone)]
@@ -102,6 +114,10 @@ impl Prepared {
             user.push_str(&format!(" tagged {}", tags.join(", ")));
         }
         plan.call("iam:CreateUser", user);
+        plan.note(format!(
+            "the user is also tagged {TAG_CREATE_RUN}=<an id of this run>, to recognise it if \
+             iam:CreateUser's answer is lost"
+        ));
         plan.call(
             "iam:AddUserToGroup",
             format!("user {} to group {GROUP}", r.user_name),
@@ -224,6 +240,9 @@ pub enum Aftermath {
     },
     /// `--no-rollback`: these exist and were kept.
     Kept(Vec<String>),
+    /// iam:CreateUser failed and reading the user back failed too, so whether it took effect is not
+    /// known (the reason is given).
+    Unknown(String),
 }
 
 impl fmt::Display for CreateUserFailed {
@@ -253,6 +272,13 @@ impl fmt::Display for CreateUserFailed {
                     left.join(", ")
                 )
             }
+            Aftermath::Unknown(why) => write!(
+                f,
+                "whether iam:CreateUser took effect could not be checked ({why}): if user {0} exists and is \
+                 tagged {TAG_CREATE_RUN}, this run made it; remove it with `sesctl delete-user {0}` before \
+                 running create-user again",
+                self.user_name
+            ),
             Aftermath::Kept(kept) => write!(
                 f,
                 "--no-rollback: kept for inspection: {}; delete them with `sesctl delete-user {}` when done",
@@ -292,18 +318,38 @@ pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, 
     let name = request.user_name.as_str();
     let mut created = Created::default();
 
+    let run_token = uuid::Uuid::new_v4().to_string();
+    let mut tags = request.tags.clone();
+    tags.push((TAG_CREATE_RUN.to_string(), run_token.clone()));
+    let mut warnings = Vec::new();
     let (setup_done, user) = tokio::join!(
         setup::apply(&iam, &state),
-        iam.create_user(name, request.path.as_deref(), &request.tags)
+        iam.create_user(name, request.path.as_deref(), &tags)
     );
     let user = match user {
-        Ok(u) => {
-            created.user = true;
-            tracing::debug!("created IAM user {}", u.arn);
-            u
-        }
-        Err(e) => return Err(fail(&iam, &secrets, &request, created, e.action, e.to_string()).await),
+        Ok(u) => u,
+        Err(e) => match created_by_this_run(&iam, name, &run_token).await {
+            // The call took effect and its answer was lost: the user is this run's, so go on.
+            Ok(Some(u)) => {
+                warnings.push(format!(
+                    "iam:CreateUser reported a failure ({e}) but had taken effect: user {name} carries this \
+                     run's {TAG_CREATE_RUN} tag, so the run went on with it"
+                ));
+                u
+            }
+            Ok(None) => return Err(fail(&iam, &secrets, &request, created, e.action, e.to_string()).await),
+            Err(check) => {
+                return Err(CreateUserFailed {
+                    user_name: request.user_name.clone(),
+                    step: e.action.to_string(),
+                    cause: e.to_string(),
+                    aftermath: Aftermath::Unknown(check.to_string()),
+                })
+            }
+        },
     };
+    created.user = true;
+    tracing::debug!("created IAM user {}", user.arn);
     let setup_report = match setup_done {
         Ok(r) => r,
         Err(e) => {
@@ -394,7 +440,6 @@ pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, 
 
     // A retried iam:CreateAccessKey whose first answer was lost leaves a second key whose secret
     // nobody holds. The user is brand new, so every key but the delivered one is such a key.
-    let mut warnings = Vec::new();
     match keys {
         Ok(keys) => {
             for k in keys.iter().filter(|k| k.id != credential.access_key_id) {
@@ -431,6 +476,23 @@ pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, 
         verified,
         warnings,
     })
+}
+
+/// After a failed iam:CreateUser: the user, if it exists and carries this run's tag (iam:GetUser,
+/// iam:ListUserTags). `None` when there is no such user or it is someone else's.
+async fn created_by_this_run(iam: &Iam, name: &str, run_token: &str) -> Result<Option<User>, AwsError> {
+    let Some(user) = iam.get_user(name).await? else {
+        return Ok(None);
+    };
+    let tags = match iam.list_user_tags(name).await {
+        Ok(tags) => tags,
+        Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(tags
+        .iter()
+        .any(|(k, v)| k == TAG_CREATE_RUN && v == run_token)
+        .then_some(user))
 }
 
 async fn fail(

@@ -217,6 +217,10 @@ pub async fn inspect(iam: &Iam, name: &str) -> anyhow::Result<Option<UserState>>
     if tags.iter().any(|(k, v)| k == CONSOLE_TAG.0 && v == CONSOLE_TAG.1) {
         smtp_reasons.push(format!("tagged {}={}", CONSOLE_TAG.0, CONSOLE_TAG.1));
     }
+    let create_run = crate::workflows::create_user::TAG_CREATE_RUN;
+    if tags.iter().any(|(k, _)| k == create_run) {
+        smtp_reasons.push(format!("made by sesctl create-user (tagged {create_run})"));
+    }
     if smtp_reasons.is_empty() {
         // Only now read documents: a policy of the user's own that allows sending.
         for p in inline_policies.iter() {

@@ -428,7 +428,16 @@ async fn migrate_user(iam: &Iam, job: &Job) -> UserOutcome {
                 // Gone already (a retried call that had taken effect, or another run): done. Should
                 // the user itself be gone, the next step says so.
                 Err(e) if e.is(ErrorKind::NotFound) => Ok(()),
-                other => other.map_err(|e| e.to_string()),
+                // No answer: the call may have taken effect. Read it back rather than guess.
+                Err(e) => match iam.get_user_policy(user, POLICY).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(_)) => Err(format!("{e}; the inline policy is kept")),
+                    Err(read) => Err(format!(
+                        "{e}; whether the inline policy was deleted could not be read back ({read}); the \
+                         user is in the group either way"
+                    )),
+                },
+                Ok(()) => Ok(()),
             },
             Step::RemoveTag => iam.untag_user(user, &[TAG_KEY]).await.map_err(|e| e.to_string()),
         };
@@ -436,13 +445,16 @@ async fn migrate_user(iam: &Iam, job: &Job) -> UserOutcome {
             Ok(()) => done.push(step.action().to_string()),
             Err(error) => {
                 let kept = if done.iter().any(|d| d == Step::DeleteInlinePolicy.action()) {
-                    "the inline policy is already deleted and the user is in the group"
+                    "; the inline policy is already deleted and the user is in the group"
+                } else if step == Step::DeleteInlinePolicy {
+                    // The read-back above said what became of it.
+                    ""
                 } else {
-                    "the inline policy is kept"
+                    "; the inline policy is kept"
                 };
                 return UserOutcome {
                     steps_done: done,
-                    error: Some(format!("{error}; {kept}; run the command again to finish")),
+                    error: Some(format!("{error}{kept}; run the command again to finish")),
                     note: job.note.clone(),
                     ..UserOutcome::new(user, Status::Failed)
                 };

@@ -69,8 +69,9 @@ impl fmt::Display for Plan {
         if self.calls.is_empty() {
             writeln!(f, "  nothing to change")?;
         }
+        let width = self.calls.iter().map(|c| c.action.len()).max().unwrap_or(0);
         for (i, c) in self.calls.iter().enumerate() {
-            writeln!(f, "  {}. {:<34} {}", i + 1, c.action, c.target)?;
+            writeln!(f, "  {:>2}. {:<width$}  {}", i + 1, c.action, c.target)?;
         }
         for n in &self.notes {
             writeln!(f, "  note: {n}")?;

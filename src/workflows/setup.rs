@@ -205,15 +205,27 @@ pub async fn apply(iam: &Iam, state: &SetupState) -> anyhow::Result<SetupReport>
             Err(e) => Err(e),
         }
     };
-    let (created_policy, created_group) = tokio::try_join!(create_policy, create_group)?;
-    if created_policy {
-        changes.push(format!("iam:CreatePolicy {POLICY}"));
+    // Both run to the end (neither is cancelled when the other fails), so a failure can say exactly
+    // what this run made.
+    let (created_policy, created_group) = tokio::join!(create_policy, create_group);
+    let mut failed = None;
+    match created_policy {
+        Ok(true) => changes.push(format!("iam:CreatePolicy {POLICY}")),
+        Ok(false) => {}
+        Err(e) => failed = Some(e),
     }
-    if created_group {
-        changes.push(format!("iam:CreateGroup {GROUP}"));
+    match created_group {
+        Ok(true) => changes.push(format!("iam:CreateGroup {GROUP}")),
+        Ok(false) => {}
+        Err(e) => failed = failed.or(Some(e)),
+    }
+    if let Some(e) = failed {
+        return Err(unfinished(e, &changes));
     }
     if !state.managed_policy_attached {
-        iam.attach_group_policy(GROUP, &state.policy_arn).await?;
+        if let Err(e) = iam.attach_group_policy(GROUP, &state.policy_arn).await {
+            return Err(unfinished(e, &changes));
+        }
         changes.push(format!("iam:AttachGroupPolicy {} to {GROUP}", state.policy_arn));
     }
     Ok(SetupReport {
@@ -223,6 +235,28 @@ pub async fn apply(iam: &Iam, state: &SetupState) -> anyhow::Result<SetupReport>
         policy_arn: Some(state.policy_arn.clone()),
         changes,
     })
+}
+
+/// A failed step of `apply`, saying what this run had already made (it stays: the next run finds it
+/// and does only the rest).
+fn unfinished(e: AwsError, changes: &[String]) -> anyhow::Error {
+    let mut done = if changes.is_empty() {
+        "nothing was changed".to_string()
+    } else {
+        format!(
+            "already done: {}, which stays and is reused by the next run",
+            changes.join(", ")
+        )
+    };
+    if matches!(e.kind, ErrorKind::Network | ErrorKind::Timeout) {
+        done.push_str(&format!(
+            "; {} got no answer and may have taken effect, which the next run also finds",
+            e.action
+        ));
+    }
+    anyhow::Error::new(e).context(format!(
+        "the sending group {GROUP} is not ready ({done}); run the command again once the cause is fixed"
+    ))
 }
 
 #[cfg(test)]

@@ -366,6 +366,9 @@ fn path_and_tags_are_set_on_the_user() {
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
     tags.sort();
+    let run_tag = tags.iter().position(|(k, _)| k == "sesctl:create-run");
+    let (_, run_id) = tags.remove(run_tag.expect("the run tag is set"));
+    assert!(uuid::Uuid::parse_str(&run_id).is_ok(), "{run_id}");
     assert_eq!(
         tags,
         [
@@ -865,4 +868,93 @@ fn a_secret_whose_answer_was_lost_is_rolled_back_too() {
     assert!(run.stderr.contains("deleted secret"), "{}", run.stderr);
     assert!(!env.secret_exists(&secret_name));
     assert_gone(&env, &user);
+}
+
+// ---- a lost iam:CreateUser answer ----
+
+fn user_tags(env: &Env, user: &str) -> Vec<(String, String)> {
+    block_on(env.iam.list_user_tags().user_name(user).send())
+        .map(|o| {
+            o.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_user_whose_create_answer_was_lost_is_recognised_by_its_run_tag_and_finished() {
+    // Once: the retry sees EntityAlreadyExists. Every attempt: no answer ever arrives. Either way the
+    // user exists, made by this run, and the run carries on with it instead of leaving it behind.
+    let env = Env::shared();
+    for (case, rule) in [
+        (
+            "once",
+            serde_json::json!([{"action": "CreateUser", "fault": "after", "times": 1}]),
+        ),
+        (
+            "always",
+            serde_json::json!([{"action": "CreateUser", "fault": "after"}]),
+        ),
+    ] {
+        env.proxy.reset();
+        env.proxy.set_rules(rule);
+        let user = prefix(&format!("lostuser{case}"));
+        let secret_name = format!("{user}/smtp");
+        let run = env.create_user(&[&user, "--secret-name", &secret_name, "--max-attempts", "2"]);
+        run.assert_ok();
+        assert!(run.stderr.contains("iam:CreateUser"), "{case}: {}", run.stderr);
+        assert!(run.stderr.contains("had taken effect"), "{case}: {}", run.stderr);
+        let keys = env.keys(&user);
+        assert_eq!(keys.len(), 1, "{case}");
+        assert_eq!(env.groups(&user), [GROUP], "{case}");
+        assert_eq!(
+            env.secret(&secret_name).unwrap()["access_key_id"],
+            keys[0].as_str()
+        );
+        let tags = user_tags(&env, &user);
+        assert!(
+            tags.iter()
+                .any(|(k, v)| k == "sesctl:create-run" && !v.is_empty()),
+            "{case}: {tags:?}"
+        );
+    }
+}
+
+#[test]
+fn someone_elses_user_created_meanwhile_is_left_alone() {
+    // prepare's iam:GetUser is told the user is absent; it exists (made by someone else, without this
+    // run's tag), so CreateUser's EntityAlreadyExists is a real conflict: nothing is created or removed.
+    let env = Env::shared();
+    let user = prefix("otheruser");
+    block_on(env.iam.create_user().user_name(&user).send()).unwrap();
+    env.proxy.set_rules(serde_json::json!([
+        {"action": "GetUser", "fault": "error", "status": 404, "code": "NoSuchEntity", "times": 1}
+    ]));
+    let run = env.create_user(&[&user]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("EntityAlreadyExists"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing had been created"), "{}", run.stderr);
+    assert!(env.user(&user).is_some(), "the other user is not deleted");
+    assert!(!env.proxy.actions().contains(&"DeleteUser".to_string()));
+    assert!(env.keys(&user).is_empty());
+}
+
+#[test]
+fn fifty_tags_leave_no_room_for_the_run_tag() {
+    let env = Env::shared();
+    let user = prefix("tags50");
+    let mut args = vec![user.clone()];
+    for i in 0..50 {
+        args.push("--tag".into());
+        args.push(format!("k{i}=v"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = env.create_user(&args);
+    run.assert_code(2);
+    assert!(run.stderr.contains("at most 49"), "{}", run.stderr);
+    let run = env.create_user(&[&user, "--tag", "sesctl:create-run=x"]);
+    run.assert_code(2);
+    assert!(env.proxy.actions().is_empty());
 }

@@ -5,11 +5,17 @@ mod support;
 
 mod audit;
 mod aws_client;
+mod color;
+mod crash;
 mod create_user;
 mod delete_user;
 mod derive;
+mod docs;
+pub mod fault_matrix;
+mod help;
 mod hygiene;
 mod inputs;
+mod json_pins;
 mod migrate;
 mod privilege;
 mod regions;

@@ -10,6 +10,7 @@
 pub mod enforcing;
 pub mod legacy;
 pub mod smtp;
+pub mod state;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
