@@ -16,7 +16,7 @@ const GROUP: &str = "AWSSESSendingGroupDoNotRename";
 /// Actions the SDK call does not name but AWS checks as well: moto checks only the call's own action,
 /// so these cannot be proven here (see docs/permissions.md).
 const CHECKED_ONLY_BY_AWS: [&str; 4] = [
-    // iam:CreateUser with tags (create-user --tag).
+    // iam:CreateUser with tags (create-user always tags sesctl:create-run).
     "iam:TagUser",
     // secretsmanager:CreateSecret with tags (sesctl always tags its secrets).
     "secretsmanager:TagResource",
