@@ -17,13 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
-
 use aws_config::retry::RetryConfig;
 
 use super::{
-    block_on, http, legacy, python, repo_root, Moto, Sesctl, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
+    block_on, http, legacy, LoopbackService, Moto, Sesctl, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
 };
 
 /// Something made with the root credentials before enforcement starts.
@@ -76,40 +73,7 @@ pub struct EnforcingMoto {
     /// moto itself.
     pub direct: Moto,
     pub operators: BTreeMap<String, Operator>,
-    _shim: Shim,
-}
-
-/// The signature shim process; stopped when dropped.
-struct Shim {
-    child: Child,
-    _stdin: ChildStdin,
-}
-
-impl Shim {
-    fn start(upstream: &str) -> (Shim, String) {
-        let mut child = Command::new(python())
-            .arg(repo_root().join("tests/support/sigv4_shim.py"))
-            .args(["--upstream", upstream])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the signature shim");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line.trim().parse().expect("the shim prints its port");
-        (Shim { child, _stdin: stdin }, format!("http://127.0.0.1:{port}"))
-    }
-}
-
-impl Drop for Shim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _shim: LoopbackService,
 }
 
 /// The operator policy with `action` taken out (the statement keeps its other actions).
@@ -338,7 +302,8 @@ impl EnforcingMoto {
             assert_eq!(raw.status().as_u16(), 403, "{body}");
             assert!(body.contains("InvalidClientTokenId"), "{body}");
         });
-        let (shim, url) = Shim::start(&moto.url);
+        let shim = LoopbackService::start("sigv4_shim.py", &moto.url);
+        let url = shim.url.clone();
         let keys: serde_json::Map<String, serde_json::Value> = operators
             .values()
             .map(|o| (o.access_key_id.clone(), o.secret_access_key.clone().into()))

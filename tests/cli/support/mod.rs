@@ -189,33 +189,61 @@ pub fn prefix(test: &str) -> String {
     format!("t{}{}-{clean}", std::process::id() % 100_000, n)
 }
 
-/// The fault-injecting proxy (tests/support/fault_proxy.py) in front of a moto server.
-pub struct FaultProxy {
+/// A Python service of tests/support on loopback, in front of an upstream URL: it prints its port
+/// on its first stdout line and stops when its stdin closes; it is also killed when dropped. The
+/// fault proxy and the signature shim are such services.
+pub struct LoopbackService {
     pub url: String,
-    _process: Child,
+    child: Child,
     _stdin: ChildStdin,
 }
 
-impl FaultProxy {
-    pub fn start(upstream: &Moto) -> FaultProxy {
+impl LoopbackService {
+    pub fn start(script: &str, upstream: &str) -> LoopbackService {
         let mut child = Command::new(python())
-            .arg(support_script("fault_proxy.py"))
-            .args(["--upstream", &upstream.url])
+            .arg(support_script(script))
+            .args(["--upstream", upstream])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start the fault proxy");
+            .unwrap_or_else(|e| panic!("could not start {script}: {e}"));
         let stdin = child.stdin.take().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let port: u16 = line.trim().parse().expect("the proxy prints its port");
-        FaultProxy {
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{script} prints its port first, got {line:?}"));
+        LoopbackService {
             url: format!("http://127.0.0.1:{port}"),
-            _process: child,
+            child,
             _stdin: stdin,
+        }
+    }
+}
+
+impl Drop for LoopbackService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fault-injecting proxy (tests/support/fault_proxy.py) in front of a moto server.
+pub struct FaultProxy {
+    pub url: String,
+    _service: LoopbackService,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &Moto) -> FaultProxy {
+        let service = LoopbackService::start("fault_proxy.py", &upstream.url);
+        FaultProxy {
+            url: service.url.clone(),
+            _service: service,
         }
     }
 
@@ -247,13 +275,6 @@ impl FaultProxy {
 
     pub fn reset(&self) {
         http("POST", &format!("{}/__proxy/reset", self.url), "").unwrap();
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        let _ = self._process.kill();
-        let _ = self._process.wait();
     }
 }
 
