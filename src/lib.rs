@@ -1,23 +1,17 @@
-//! sesctl: provisions and maintains Amazon SES SMTP credentials.
+//! sesctl: the command-line front end of [`sesctl_core`].
 //!
 //! Layers, each depending only on the ones after it:
-//! `cli` (clap syntax) → `commands` (one file per command: settings, output) → `workflows` (plans and
-//! their execution) → {`smtp_password` (pure derivation), `aws` (the only SDK user), `smtp` (login
-//! checks)}. `secret`, `regions`, `validate`, `input`, `output` and `error` are shared leaves.
+//! `cli` (clap syntax) → `commands` (one file per command: settings, output) → `sesctl_core`
+//! (workflows, AWS, SMTP, derivation). `input` (prompts, stdin) and `output` (stdout/stderr,
+//! tables, CSV, colour, progress, logging) are the terminal's and live here only.
 
-pub mod aws;
 pub mod cli;
 pub mod commands;
-pub mod error;
 pub mod input;
 pub mod output;
-pub mod policy;
-pub mod regions;
-pub mod secret;
-pub mod smtp;
-pub mod smtp_password;
-pub mod validate;
-pub mod workflows;
+
+// The core's modules, under the names the CLI and its tests have always used.
+pub use sesctl_core::{aws, error, policy, regions, secret, smtp, smtp_password, validate, workflows};
 
 /// `sesctl --version`: the crate version and the commit it was built from.
 pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SESCTL_COMMIT"), ")");

@@ -19,7 +19,7 @@ pub fn init_logging(global: &GlobalArgs) {
         // aws_config warns (with a debug dump) when a region source such as IMDS is unreachable,
         // which is normal off EC2; those show from -vv on.
         (_, 0) => "warn,aws_config=error".to_string(),
-        (_, 1) => "warn,aws_config=error,sesctl=debug".to_string(),
+        (_, 1) => "warn,aws_config=error,sesctl=debug,sesctl_core=debug".to_string(),
         (_, 2) => "debug".to_string(),
         _ => "trace".to_string(),
     };
@@ -143,34 +143,7 @@ impl Printer {
     }
 }
 
-/// Lays rows out in aligned columns (two spaces apart), the header first.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.iter().enumerate() {
-            out.push_str(cell);
-            if i < last {
-                let pad = widths[i] - cell.chars().count() + 2;
-                out.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
+pub use sesctl_core::text::table;
 
 /// A colour for a word that carries a verdict (a severity, OK or FAILED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,15 +174,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_aligns_columns() {
-        let t = table(
-            &["A", "LONGER"],
-            &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]],
-        );
-        assert_eq!(t, "A    LONGER\nxyz  1\nq    22\n");
-    }
-
-    #[test]
     fn color_rules() {
         assert!(!use_color(ColorChoice::Never, true));
         assert!(use_color(ColorChoice::Always, false));
@@ -220,5 +184,23 @@ mod tests {
     fn paint_only_when_on() {
         assert_eq!(paint("error", Paint::Red, false), "error");
         assert_eq!(paint("error", Paint::Red, true), "\x1b[1;31merror\x1b[0m");
+    }
+}
+
+/// A terminal progress bar (indicatif) as the core's [`crate::workflows::Progress`] hook.
+pub struct Bar(pub indicatif::ProgressBar);
+
+impl crate::workflows::Progress for Bar {
+    fn stage(&self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+    fn total(&self, items: u64) {
+        self.0.set_length(items);
+    }
+    fn advance(&self) {
+        self.0.inc(1);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
 }

@@ -387,16 +387,16 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
 }
 
 /// A progress bar on stderr when someone watches, hidden otherwise.
-pub fn progress_bar(ctx: &Context) -> indicatif::ProgressBar {
+pub fn progress_bar(ctx: &Context) -> crate::output::Bar {
     if !ctx.printer.show_progress() {
-        return indicatif::ProgressBar::hidden();
+        return crate::output::Bar(indicatif::ProgressBar::hidden());
     }
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]") {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(120));
-    bar
+    crate::output::Bar(bar)
 }
 
 /// Reads the inventory, telling the operator on stderr when the credential report could not be used.

@@ -23,7 +23,7 @@ pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome
         return Ok(Outcome::Done);
     }
     let sink = prepared.request.sink.clone();
-    let report = create_user::execute(aws, prepared).await?;
+    let report = create_user::execute(aws, prepared, &mut std::io::stdout()).await?;
     for w in &report.warnings {
         ctx.printer.warn(w);
     }
@@ -94,7 +94,7 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
     }
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
     // The SMTP options are checked (exit 2) whether or not --verify is given.
-    let endpoint = crate::smtp::Endpoint::from_args(&args.smtp, &region)?;
+    let endpoint = super::smtp_endpoint(&args.smtp, &region)?;
     let verify = args
         .verify
         .then(|| (endpoint, std::time::Duration::from_secs(args.verify_timeout)));

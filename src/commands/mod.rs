@@ -190,3 +190,23 @@ fn man(command: Option<&str>) -> anyhow::Result<Outcome> {
     std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
     Ok(Outcome::Done)
 }
+
+/// The SMTP endpoint for a credential of `region` from the `--smtp-host`, `--port`, `--tls`,
+/// `--ca-file` and `--timeout` flags. A bad host or an unusable CA file is a usage error (exit 2),
+/// found before any connection; the login's notices (waiting for a new key) go to stderr.
+pub fn smtp_endpoint(args: &crate::cli::SmtpArgs, region: &str) -> anyhow::Result<crate::smtp::Endpoint> {
+    use crate::smtp::{Endpoint, EndpointError, EndpointSettings};
+    let settings = EndpointSettings {
+        host: args.smtp_host.clone(),
+        port: args.port,
+        implicit_tls: args.tls,
+        ca_file: args.ca_file.clone(),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let endpoint = Endpoint::new(&settings, region).map_err(|e| match e {
+        EndpointError::BadHost(_) => usage(format!("--smtp-host {e}")),
+        EndpointError::CaFile { .. } => usage(format!("--ca-file {e}")),
+        EndpointError::Tls(_) => anyhow::Error::new(e),
+    })?;
+    Ok(endpoint.with_notice(std::sync::Arc::new(|line: &str| eprintln!("sesctl: {line}"))))
+}

@@ -137,7 +137,7 @@ async fn in_secret(
         ));
     }
     // testSecret: with --verify, log in with the pending credential before it is promoted.
-    let endpoint = std::sync::Arc::new(crate::smtp::Endpoint::from_args(&args.smtp, &plan.region)?);
+    let endpoint = std::sync::Arc::new(super::smtp_endpoint(&args.smtp, &plan.region)?);
     let deadline = std::time::Duration::from_secs(args.verify_timeout);
     let secret_label = args.secret_name.clone().unwrap_or_default();
     let hook = as_verify_hook(move |login| {
@@ -200,7 +200,7 @@ async fn without_secret(
         ctx.printer.result(&plan.to_plan())?;
         return Ok(Outcome::Done);
     }
-    let endpoint = crate::smtp::Endpoint::from_args(&args.smtp, &region)?;
+    let endpoint = super::smtp_endpoint(&args.smtp, &region)?;
     let verify = args
         .verify
         .then(|| (&endpoint, std::time::Duration::from_secs(args.verify_timeout)));
@@ -213,7 +213,7 @@ async fn without_secret(
                 Ok(Delivered::CsvFile { path: path.clone() })
             }
             _ => {
-                deliver::write_stdout(&sink, credential)?;
+                deliver::write_to(&mut std::io::stdout(), &sink, credential)?;
                 Ok(Delivered::Stdout)
             }
         },

@@ -10,7 +10,7 @@ use crate::cli::VerifyArgs;
 use crate::error::{usage, Outcome};
 use crate::secret::Secret;
 use crate::smtp::diagnosis::{Facts, KeyState};
-use crate::smtp::{self, Endpoint, FailureKind};
+use crate::smtp::{self, FailureKind};
 use crate::workflows::verify::{key_state, StoredCredential, VerifyReport};
 
 /// The credential to try and what is known about it.
@@ -62,7 +62,7 @@ pub async fn exec(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Outcome> {
         }
     };
     let endpoint_region = credential.region.clone().unwrap_or(region);
-    let endpoint = Endpoint::from_args(&smtp_args, &endpoint_region)?;
+    let endpoint = super::smtp_endpoint(&smtp_args, &endpoint_region)?;
     tracing::debug!(
         "verifying {} at {}:{} ({})",
         credential.username,

@@ -6,7 +6,7 @@ const GUIDE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const GUIDE_US_EAST_1: &str = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9";
 
 fn vectors() -> serde_json::Value {
-    let path = support::repo_root().join("../shared/vectors/smtp_password.json");
+    let path = support::repo_root().join("tests/vectors/smtp_password.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

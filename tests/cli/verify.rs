@@ -423,7 +423,7 @@ mod propagation_wait {
             ca_file: Some(server.ca_file.clone()),
             timeout: 10,
         };
-        Endpoint::from_args(&args, "us-east-1").unwrap()
+        sesctl::commands::smtp_endpoint(&args, "us-east-1").unwrap()
     }
 
     #[test]

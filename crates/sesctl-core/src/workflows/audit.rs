@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::setup::{GROUP, POLICY};
@@ -225,13 +224,13 @@ pub fn pair_keys<'r>(
 }
 
 /// Reads every SMTP user and its keys. `progress` is advanced per user whose keys need calls (pass
-/// a hidden bar when nobody watches).
+/// [`super::NoProgress`] when nobody watches).
 pub async fn read_inventory(
     iam: &Iam,
     settings: &ReadSettings,
-    progress: &ProgressBar,
+    progress: &dyn super::Progress,
 ) -> anyhow::Result<Inventory> {
-    progress.set_message("reading users, policies and the credential report");
+    progress.stage("reading users, policies and the credential report");
     let (users, policies, report) = tokio::join!(
         iam.account_users(settings.page_size),
         iam.account_policies(settings.page_size),
@@ -295,13 +294,13 @@ pub async fn read_inventory(
         .filter_map(|u| classify(u, group_grants, &policies.documents).map(|(r, s)| (u.clone(), r, s)))
         .collect();
 
-    progress.set_message("reading access keys");
-    progress.set_length(candidates.len() as u64);
+    progress.stage("reading access keys");
+    progress.total(candidates.len() as u64);
     let report = report.as_ref();
     let mut smtp_users: Vec<SmtpUser> = stream::iter(candidates)
         .map(|(detail, reasons, can_send)| async move {
             let keys = user_keys(iam, &detail.name, report).await;
-            progress.inc(1);
+            progress.advance();
             let (keys, error) = match keys {
                 Ok(k) => (k, None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
@@ -319,7 +318,7 @@ pub async fn read_inventory(
         .buffer_unordered(settings.concurrency)
         .collect()
         .await;
-    progress.finish_and_clear();
+    progress.finish();
     smtp_users.sort_by(|a, b| a.user_name.cmp(&b.user_name));
     Ok(Inventory {
         users_scanned: users.len(),

@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use serde::Serialize;
 
-use crate::cli::SmtpArgs;
-use crate::error::usage;
 use crate::regions::{DEFAULT_PORT, TLS_PORTS};
 use crate::secret::Secret;
 
@@ -48,7 +46,7 @@ impl fmt::Display for TlsMode {
     }
 }
 
-/// Where and how to log in: built once from [`SmtpArgs`] and the credential's region, then reused
+/// Where and how to log in: built once from [`EndpointSettings`] and the credential's region, then reused
 /// for every attempt.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -59,11 +57,16 @@ pub struct Endpoint {
     pub region: String,
     /// Bound on one whole login exchange (connect to QUIT).
     pub timeout: Duration,
-    /// The `--ca-file` trusted besides the system roots, if any.
+    /// The CA file trusted besides the system roots, if any.
     pub ca_file: Option<PathBuf>,
     server_name: ServerName<'static>,
     tls_config: Arc<rustls::ClientConfig>,
+    notice: Option<Notice>,
 }
+
+/// A hook that receives the one-line notices of a login that waits (see [`wait_for_login`]); the CLI
+/// prints them on stderr, the rotation function logs them.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,45 +81,87 @@ impl fmt::Debug for Endpoint {
     }
 }
 
+/// Where to log in, as plain values (the CLI's `--smtp-host`, `--port`, `--tls`, `--ca-file`,
+/// `--timeout`; the rotation function's environment).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointSettings {
+    /// The host; `None` is the region's `email-smtp` host.
+    pub host: Option<String>,
+    /// The port; `None` is 587 (465 with `implicit_tls`).
+    pub port: Option<u16>,
+    /// TLS from the first byte (also implied by ports 465 and 2465).
+    pub implicit_tls: bool,
+    /// A PEM file of CA certificates trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Bound on one whole login exchange (connect to QUIT).
+    pub timeout: Duration,
+}
+
+/// Why an endpoint cannot be built; found before any connection. Front ends name their own setting
+/// (`--smtp-host`, `SESCTL_SMTP_HOST`, …) when they render it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointError {
+    /// The host is empty, too long, or not a host name or IP address.
+    BadHost(String),
+    /// The CA file cannot be used; `problem` says why.
+    CaFile { path: PathBuf, problem: String },
+    /// The TLS library refused its configuration.
+    Tls(String),
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointError::BadHost(host) => write!(f, "'{host}' is not a host name or IP address"),
+            EndpointError::CaFile { path, problem } => write!(f, "{}: {problem}", path.display()),
+            EndpointError::Tls(e) => write!(f, "could not set up TLS: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {}
+
 impl Endpoint {
-    /// The endpoint for a credential of `region`: `--smtp-host` or the region's `email-smtp` host,
-    /// `--port` or 587 (465 with `--tls`), implicit TLS with `--tls` or on 465/2465, STARTTLS
-    /// otherwise. A bad host or an unreadable `--ca-file` is a usage error (exit 2), found before any
-    /// connection.
-    pub fn from_args(args: &SmtpArgs, region: &str) -> anyhow::Result<Endpoint> {
-        let host = match &args.smtp_host {
+    /// The endpoint for a credential of `region`: the settings' host or the region's `email-smtp`
+    /// host, the port or 587 (465 with implicit TLS), implicit TLS when asked for or on 465/2465,
+    /// STARTTLS otherwise.
+    pub fn new(settings: &EndpointSettings, region: &str) -> Result<Endpoint, EndpointError> {
+        let host = match &settings.host {
             Some(h) => h.trim().to_string(),
             None => crate::regions::smtp_host(region),
         };
         if host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(usage(format!(
-                "--smtp-host '{host}' is not a host name or IP address"
-            )));
+            return Err(EndpointError::BadHost(host));
         }
-        let port = args
-            .port
-            .unwrap_or(if args.tls { TLS_PORTS[0] } else { DEFAULT_PORT });
-        let tls = if args.tls || TLS_PORTS.contains(&port) {
+        let port = settings.port.unwrap_or(if settings.implicit_tls {
+            TLS_PORTS[0]
+        } else {
+            DEFAULT_PORT
+        });
+        let tls = if settings.implicit_tls || TLS_PORTS.contains(&port) {
             TlsMode::Tls
         } else {
             TlsMode::Starttls
         };
-        let server_name = ServerName::try_from(host.clone()).map_err(|_| {
-            usage(format!(
-                "--smtp-host '{host}' is not a valid host name or IP address"
-            ))
-        })?;
-        let tls_config = tls_config(args.ca_file.as_deref())?;
+        let server_name = ServerName::try_from(host.clone()).map_err(|_| EndpointError::BadHost(host.clone()))?;
+        let tls_config = tls_config(settings.ca_file.as_deref())?;
         Ok(Endpoint {
             host,
             port,
             tls,
             region: region.to_string(),
-            timeout: Duration::from_secs(args.timeout),
-            ca_file: args.ca_file.clone(),
+            timeout: settings.timeout,
+            ca_file: settings.ca_file.clone(),
             server_name,
             tls_config,
+            notice: None,
         })
+    }
+
+    /// Sends the notices of [`wait_for_login`] to `notice`.
+    pub fn with_notice(mut self, notice: Notice) -> Endpoint {
+        self.notice = Some(notice);
+        self
     }
 
     /// The SES region whose endpoint the host is, when it is an `email-smtp` host.
@@ -126,38 +171,36 @@ impl Endpoint {
 }
 
 /// The system roots plus the certificates of `ca_file`.
-fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, EndpointError> {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable system certificates are skipped, as every TLS client does; a private CA comes in
-    // through --ca-file.
+    // through the CA file.
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| usage(format!("--ca-file {}: could not read it: {e}", path.display())))?;
+        let bad = |problem: String| EndpointError::CaFile {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(format!("could not read it: {e}")))?;
         let mut added = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert =
-                cert.map_err(|e| usage(format!("--ca-file {}: not a valid PEM file: {e}", path.display())))?;
-            roots.add(cert).map_err(|e| {
-                usage(format!(
-                    "--ca-file {}: a certificate is not usable as a CA: {e}",
-                    path.display()
-                ))
-            })?;
+            let cert = cert.map_err(|e| bad(format!("not a valid PEM file: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("a certificate is not usable as a CA: {e}")))?;
             added += 1;
         }
         if added == 0 {
-            return Err(usage(format!(
-                "--ca-file {}: no PEM certificate (-----BEGIN CERTIFICATE-----) found in it",
-                path.display()
-            )));
+            return Err(bad(
+                "no PEM certificate (-----BEGIN CERTIFICATE-----) found in it".to_string()
+            ));
         }
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| anyhow::anyhow!("could not set up TLS: {e}"))?
+        .map_err(|e| EndpointError::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -325,7 +368,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 /// For `create-user --verify` and `rotate --verify`:
 ///
 /// ```ignore
-/// let endpoint = smtp::Endpoint::from_args(&args.smtp, &region)?;   // usage errors: exit 2
+/// let endpoint = smtp::Endpoint::new(&settings, &region)?;   // bad settings: found before any connection
 /// let ok = smtp::wait_for_login(&key.id, &password, &endpoint, Duration::from_secs(args.verify_timeout))
 ///     .await?;                                                      // LoginFailure: roll back
 /// ```
@@ -336,8 +379,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 ///   failure (TLS, DNS, connection, timeout, `454` throttling, no STARTTLS) returns at once, since
 ///   waiting would not fix it.
 /// - Each attempt is bounded by `endpoint.timeout`; a new attempt starts only before `deadline`.
-/// - While it waits it says so on stderr (one line when the first attempt is rejected), never
-///   showing the password.
+/// - While it waits it says so through the endpoint's notice hook (one line when the first attempt
+///   is rejected), never showing the password.
 /// - The error is the last attempt's [`LoginFailure`], with `attempts` and `elapsed_secs` set; pass
 ///   it to [`diagnosis::diagnose`] for advice.
 pub async fn wait_for_login(
@@ -372,14 +415,18 @@ pub async fn wait_for_login(
                     return Err(failure);
                 }
                 if attempts == 1 {
-                    eprintln!(
-                        "sesctl: the SMTP endpoint rejected the new credential ({}); waiting up to {} s \
+                    let line = format!(
+                        "the SMTP endpoint rejected the new credential ({}); waiting up to {} s \
                          for the new access key to reach SES (IAM propagation usually takes a few minutes)",
                         failure
                             .reply_code
                             .map_or_else(|| "rejected".to_string(), |c| c.to_string()),
                         until.saturating_duration_since(now).as_secs()
                     );
+                    match &endpoint.notice {
+                        Some(notice) => notice(&line),
+                        None => tracing::info!("{line}"),
+                    }
                 } else {
                     tracing::info!("SMTP login attempt {attempts} rejected; retrying");
                 }

@@ -79,3 +79,21 @@ impl fmt::Display for Plan {
         Ok(())
     }
 }
+
+/// How a long workflow reports its progress to whoever runs it (a progress bar on a terminal, nothing
+/// in a function). Every method has a default that does nothing.
+pub trait Progress: Sync {
+    /// A new stage begins (e.g. "reading access keys").
+    fn stage(&self, _message: &str) {}
+    /// The number of items the current stage will go through.
+    fn total(&self, _items: u64) {}
+    /// One more item is done.
+    fn advance(&self) {}
+    /// The workflow is done with progress reports.
+    fn finish(&self) {}
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}

@@ -5,8 +5,8 @@
 //! compressions is the floor any implementation pays. docs/benchmarks.md records the ratio.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use sesctl::secret::Secret;
-use sesctl::smtp_password::{smtp_password_v4, smtp_password_v4_bytes};
+use sesctl_core::secret::Secret;
+use sesctl_core::smtp_password::{smtp_password_v4, smtp_password_v4_bytes};
 
 fn derivation(c: &mut Criterion) {
     let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string());

@@ -25,7 +25,7 @@ use super::PlannedCall;
 use crate::aws::account::UserDetail;
 use crate::aws::iam::Iam;
 use crate::aws::{AwsError, ErrorKind};
-use crate::output::table;
+use crate::text::table;
 use crate::policy::differences_from_sending_policy;
 
 /// The tag the SES console put on the SMTP users it created.

@@ -99,10 +99,10 @@ mod tests {
     fn vectors() -> serde_json::Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/smtp_password.json"
+            "/../../tests/vectors/smtp_password.json"
         );
-        let text = std::fs::read_to_string(path).expect("the shared vectors are readable");
-        serde_json::from_str(&text).expect("the shared vectors are JSON")
+        let text = std::fs::read_to_string(path).expect("the vectors in tests/vectors are readable");
+        serde_json::from_str(&text).expect("the vectors are JSON")
     }
 
     #[test]

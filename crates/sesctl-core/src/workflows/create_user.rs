@@ -308,7 +308,11 @@ struct Created {
 }
 
 /// Carries out a prepared request.
-pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, CreateUserFailed> {
+pub async fn execute(
+    aws: &Aws,
+    prepared: Prepared,
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<CreateUserReport, CreateUserFailed> {
     let Prepared {
         request,
         setup: state,
@@ -418,7 +422,7 @@ pub async fn execute(aws: &Aws, prepared: Prepared) -> Result<CreateUserReport, 
             Sink::CsvFile { path, force } => deliver::write_csv_file(path, *force, &credential)
                 .map(|()| Delivered::CsvFile { path: path.clone() })
                 .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}"))),
-            sink => deliver::write_stdout(sink, &credential)
+            sink => deliver::write_to(out, sink, &credential)
                 .map(|()| Delivered::Stdout)
                 .map_err(|e| ("writing the credential to stdout".to_string(), e.to_string())),
         }

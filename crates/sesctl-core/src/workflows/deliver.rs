@@ -292,9 +292,9 @@ pub fn write_csv_file(path: &Path, force: bool, credential: &SmtpCredential) -> 
     })
 }
 
-/// Writes the credential to stdout: the console's CSV, or the JSON result.
-pub fn write_stdout(sink: &Sink, credential: &SmtpCredential) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+/// Writes the credential to the caller's output (the CLI's stdout): the console's CSV, or the JSON
+/// result.
+pub fn write_to(out: &mut dyn Write, sink: &Sink, credential: &SmtpCredential) -> std::io::Result<()> {
     match sink {
         Sink::StdoutJson => {
             let mut text = Zeroizing::new(

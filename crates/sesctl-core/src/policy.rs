@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 /// The sending policy sesctl creates (`policies/ses-sending-access.json`), embedded at build time.
-pub const SENDING_POLICY_DOCUMENT: &str = include_str!("../policies/ses-sending-access.json");
+pub const SENDING_POLICY_DOCUMENT: &str = include_str!("../../../policies/ses-sending-access.json");
 
 /// The one action an SMTP credential needs.
 pub const SEND_RAW_EMAIL: &str = "ses:SendRawEmail";
