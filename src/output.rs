@@ -27,26 +27,7 @@ pub fn init_logging(global: &GlobalArgs) {
         .ok()
         .filter(|s| !s.trim().is_empty())
         .unwrap_or(base);
-    let caps = [
-        "aws_smithy_runtime=debug",
-        "aws_smithy_runtime_api=debug",
-        "aws_smithy_http_client=debug",
-        "aws_smithy_http=debug",
-        "aws_smithy_types=debug",
-        "aws_sigv4=debug",
-        "aws_runtime=debug",
-        "aws_config=debug",
-        "aws_sdk_iam=debug",
-        "aws_sdk_secretsmanager=debug",
-        "aws_sdk_sts=debug",
-        "aws_sdk_sso=debug",
-        "aws_sdk_ssooidc=debug",
-        "hyper=info",
-        "hyper_util=info",
-        "h2=info",
-        "rustls=info",
-        "lettre=info",
-    ];
+    let caps = sesctl_core::secret::SDK_LOG_CAPS;
     let mut filter = EnvFilter::builder()
         .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
         .parse_lossy(&directives);

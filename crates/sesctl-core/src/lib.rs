@@ -15,6 +15,7 @@ pub mod aws;
 pub mod error;
 pub mod policy;
 pub mod regions;
+pub mod rotation;
 pub mod secret;
 pub mod smtp;
 pub mod smtp_password;

@@ -146,6 +146,68 @@ impl Secrets {
         }
     }
 
+    /// secretsmanager:GetSecretValue for one version. `None` when the version does not exist or holds
+    /// no value yet (a rotation that Secrets Manager started and whose createSecret step has not
+    /// stored anything).
+    pub async fn get_version(&self, secret_id: &str, version_id: &str) -> Result<Option<SecretValue>, AwsError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_id(version_id)
+            .send()
+            .await
+        {
+            Ok(mut out) => match out.secret_string.take() {
+                Some(value) if !value.is_empty() => Ok(Some(SecretValue {
+                    version_id: out.version_id().unwrap_or_default().to_string(),
+                    stages: out.version_stages().to_vec(),
+                    value: Secret::new(value),
+                })),
+                Some(value) => {
+                    drop(Secret::new(value));
+                    Ok(None)
+                }
+                None => Ok(None),
+            },
+            Err(e) => {
+                let e = classify("secretsmanager:GetSecretValue", e);
+                if e.is(ErrorKind::NotFound) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// secretsmanager:PutSecretValue for a rotation that Secrets Manager started: the version is the
+    /// rotation's token, staged `AWSPENDING`, with the `RotationToken` the service passed to the
+    /// rotation function when there is one.
+    pub async fn put_pending_value(
+        &self,
+        secret_id: &str,
+        value: &Secret,
+        token: &str,
+        rotation_token: Option<&str>,
+    ) -> Result<String, AwsError> {
+        let mut req = self
+            .client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .secret_string(value.expose())
+            .client_request_token(token)
+            .version_stages(STAGE_PENDING);
+        if let Some(t) = rotation_token {
+            req = req.rotation_token(t);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify("secretsmanager:PutSecretValue", e))?;
+        Ok(out.version_id().unwrap_or_default().to_string())
+    }
+
     /// secretsmanager:PutSecretValue: a new version with the given staging labels; `version_id` is
     /// the client request token, so a retry of the same call stores nothing twice.
     pub async fn put_value(

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
-use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING};
+use crate::aws::ErrorKind;
+use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
 use crate::secret::Secret;
 
 /// What happens to the old key once the new credential is current.
@@ -115,6 +116,9 @@ pub struct SecretState {
     pub region: String,
     pub current: StoredCredential,
     pub pending: Option<PendingVersion>,
+    /// The key held by the AWSPREVIOUS version (when it is not also AWSCURRENT's): the old key of
+    /// the last rotation, which has had its grace period.
+    pub previous_key: Option<String>,
 }
 
 /// The fields sesctl reads back from a stored credential; the password is not among them, so parsing
@@ -237,12 +241,22 @@ pub async fn inspect_secret(
             })
         }
     };
+    let previous_key = match info.version_with_stage(STAGE_PREVIOUS) {
+        Some(v) if v != current_version => secrets
+            .get_value(&info.arn, STAGE_PREVIOUS)
+            .await?
+            .and_then(|p| parse_stored(secret_id, STAGE_PREVIOUS, v, &p.value).ok())
+            .map(|p| p.access_key_id)
+            .filter(|k| *k != current.access_key_id),
+        _ => None,
+    };
     Ok(SecretState {
         name: secret_id.to_string(),
         arn: info.arn,
         region: region.to_string(),
         current,
         pending,
+        previous_key,
     })
 }
 
@@ -281,6 +295,8 @@ pub struct RotationPlan {
     /// How the credential is delivered when there is no secret (for the plan's wording).
     pub delivery: Option<String>,
     pub delete_inactive_key: Option<String>,
+    /// The key held by the secret's AWSPREVIOUS, deleted first to make room for the new key.
+    pub delete_previous_key: Option<String>,
     pub clear_pending: Option<StalePending>,
     pub new_key: NewKey,
     /// The key to retire once the new credential is current (`None`: nothing to retire).
@@ -344,6 +360,21 @@ pub fn plan_rotation(
 
     let mut remaining: Vec<&AccessKey> = user.keys.iter().collect();
     let mut delete_inactive_key = None;
+    let mut delete_previous_key = None;
+    let previous = secret
+        .and_then(|s| s.previous_key.as_deref())
+        .filter(|p| Some(*p) != current_key);
+    if new_key == NewKey::Create && remaining.len() >= 2 {
+        if let Some(id) = previous.filter(|p| remaining.iter().any(|k| k.id == *p)) {
+            // Room for the new key: the old key of the last rotation has had its grace period.
+            remaining.retain(|k| k.id != id);
+            delete_previous_key = Some(id.to_string());
+            notes.push(format!(
+                "key {id} is held by the secret's AWSPREVIOUS (the old key of the last rotation): it is \
+                 deleted to make room for the new key"
+            ));
+        }
+    }
     if new_key == NewKey::Create && remaining.len() >= 2 {
         let candidate = remaining
             .iter()
@@ -399,6 +430,7 @@ pub fn plan_rotation(
         }),
         delivery: request.delivery.clone(),
         delete_inactive_key,
+        delete_previous_key,
         clear_pending,
         new_key,
         old_key,
@@ -471,6 +503,12 @@ impl RotationPlan {
         let user = &self.user_name;
         if let Some(k) = &self.delete_inactive_key {
             plan.call("iam:DeleteAccessKey", format!("inactive key {k} of user {user}"));
+        }
+        if let Some(k) = &self.delete_previous_key {
+            plan.call(
+                "iam:DeleteAccessKey",
+                format!("key {k} of user {user}, held by the secret's AWSPREVIOUS (room for the new key)"),
+            );
         }
         if let (Some(stale), Some(s)) = (&self.clear_pending, &self.secret) {
             plan.call(
@@ -606,6 +644,9 @@ pub struct RotateReport {
     pub delivered_to: Option<Delivered>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_inactive_key: Option<String>,
+    /// The AWSPREVIOUS key deleted to make room for the new key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_previous_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cleared_pending_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -643,6 +684,12 @@ impl fmt::Display for RotateReport {
         }
         if let Some(k) = &self.deleted_inactive_key {
             writeln!(f, "  deleted the inactive key {k} first (IAM allows two keys)")?;
+        }
+        if let Some(k) = &self.deleted_previous_key {
+            writeln!(
+                f,
+                "  deleted key {k} first: the secret's AWSPREVIOUS held it (the old key of the last rotation; IAM allows two keys)"
+            )?;
         }
         if let Some(v) = &self.cleared_pending_version {
             writeln!(
@@ -922,6 +969,7 @@ impl RotateReport {
             previous_version_id: None,
             delivered_to: None,
             deleted_inactive_key: None,
+            deleted_previous_key: None,
             cleared_pending_version: None,
             old_access_key_id: plan.old_key.as_ref().map(|k| k.id.clone()),
             old_key: None,
@@ -941,6 +989,15 @@ async fn delete_inactive_first(
         })?;
         report.deleted_inactive_key = Some(k.clone());
     }
+    if let Some(k) = &plan.delete_previous_key {
+        iam.delete_access_key(&plan.user_name, k).await.map_err(|e| {
+            anyhow!(
+                "could not delete key {k}, held by the secret's AWSPREVIOUS, to make room for the new key: {e}; \
+                 nothing was changed"
+            )
+        })?;
+        report.deleted_previous_key = Some(k.clone());
+    }
     Ok(())
 }
 
@@ -955,7 +1012,18 @@ async fn create_key(
         Ok(k) => Ok(k),
         Err(e) => {
             let mut msg = format!("creating the new access key failed: {e}");
-            if let Ok(keys) = iam.list_access_keys(user).await {
+            // A definitive refusal (the two-key limit, a denial, a bad request) created no key, so
+            // nothing is deleted: a key that appeared meanwhile is another run's, never this one's.
+            let refused = matches!(
+                e.kind,
+                ErrorKind::LimitExceeded | ErrorKind::AccessDenied | ErrorKind::Invalid | ErrorKind::NotFound
+            );
+            let keys = if refused {
+                Err(e.clone())
+            } else {
+                iam.list_access_keys(user).await
+            };
+            if let Ok(keys) = keys {
                 for stray in keys.iter().filter(|k| !known.contains(&k.id)) {
                     match iam.delete_access_key(user, &stray.id).await {
                         Ok(()) => msg.push_str(&format!(
@@ -1356,6 +1424,7 @@ mod tests {
                 credential: stored("v2", k),
                 value: Secret::new("{}".into()),
             }),
+            previous_key: None,
         }
     }
 

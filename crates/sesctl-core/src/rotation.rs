@@ -1,0 +1,816 @@
+//! Rotation as Secrets Manager's protocol: four steps, each keyed by the rotation's token (the id of
+//! the secret version being made), each re-reading IAM and Secrets Manager before it acts, each safe
+//! to call again after any failure or crash. The rotation function (`sesctl-rotation-lambda`) is a
+//! thin wrapper over these.
+//!
+//! | step | what it does | done when |
+//! | --- | --- | --- |
+//! | [`create_pending`] | makes room for a key, creates it, derives the SMTP password for the secret's region, stores the new value as the token's version, staged `AWSPENDING` | the token's version has a value |
+//! | [`set_pending`] | nothing to change for IAM keys; checks the pending key exists and is active | always |
+//! | [`test_pending`] | an SMTP login with the pending credential, retried while the key propagates (or, with verification off, the key check) | the login succeeds |
+//! | [`finish`] | moves `AWSCURRENT` to the token's version (`AWSPREVIOUS` follows), then the old key as configured | `AWSCURRENT` is on the token |
+//!
+//! The guard of every step (as in AWS's rotation templates): the token must be a version of the
+//! secret; if it is already `AWSCURRENT` the step does nothing; if it is not staged `AWSPENDING` the
+//! step fails and changes nothing.
+//!
+//! Making room (IAM allows two keys a user): the key held by the secret's `AWSPREVIOUS` version, and
+//! not by `AWSCURRENT`, has had a whole rotation period of grace and is deleted. A key no stage holds
+//! that was created after the current credential's key is a stray of an interrupted `create_pending`
+//! (its secret was never stored) and is deleted too. A key held by `AWSCURRENT` is never touched, and
+//! a key older than the current credential that no stage holds is not sesctl's to delete: the step
+//! refuses and names it.
+//!
+//! Safety rules that hold across concurrent runs: no key is deleted or deactivated while a stage of
+//! the secret names it (the stages are read again just before); `AWSCURRENT` is moved only to a
+//! version whose key exists and is active (checked just before the move).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use zeroize::Zeroize;
+
+use crate::aws::iam::{AccessKey, Iam, KeyStatus};
+use crate::aws::secrets::{SecretInfo, Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
+use crate::aws::AwsError;
+use crate::secret::Secret;
+use crate::smtp::{Endpoint, EndpointError, EndpointSettings};
+use crate::workflows::rotate::OldKeyAction;
+
+/// One of Secrets Manager's four rotation steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Step {
+    #[serde(rename = "createSecret")]
+    Create,
+    #[serde(rename = "setSecret")]
+    Set,
+    #[serde(rename = "testSecret")]
+    Test,
+    #[serde(rename = "finishSecret")]
+    Finish,
+}
+
+impl Step {
+    /// The step named as Secrets Manager names it in the rotation event.
+    pub fn parse(name: &str) -> Option<Step> {
+        match name {
+            "createSecret" => Some(Step::Create),
+            "setSecret" => Some(Step::Set),
+            "testSecret" => Some(Step::Test),
+            "finishSecret" => Some(Step::Finish),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Create => "createSecret",
+            Step::Set => "setSecret",
+            Step::Test => "testSecret",
+            Step::Finish => "finishSecret",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How `test_pending` proves the pending credential.
+#[derive(Debug, Clone)]
+pub enum Verification {
+    /// An SMTP login (STARTTLS or TLS, AUTH, no mail), retried while the key propagates, until
+    /// `deadline`. `endpoint.host`/`port` override the stored ones (a VPC endpoint, tests).
+    Smtp {
+        endpoint: EndpointSettings,
+        deadline: Duration,
+    },
+    /// Only check that the pending key exists and is active.
+    KeyCheck,
+}
+
+/// What the caller of the steps decides.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// What `finish` does to the key that was current.
+    pub old_key: OldKeyAction,
+    pub verification: Verification,
+}
+
+/// What a step found or did, for the log line of the step. Nothing secret.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepReport {
+    pub step: Option<Step>,
+    pub secret_arn: String,
+    pub token: String,
+    /// `done`, or why nothing was needed (`already_current`, `already_stored`).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_user_name: Option<String>,
+    /// The key of the token's version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_key_id: Option<String>,
+    /// The key of the version that was `AWSCURRENT` when the step began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_key_id: Option<String>,
+    /// Keys deleted to make room, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted_keys: Vec<DeletedKey>,
+    /// What `finish` did to the old key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_key: Option<&'static str>,
+    /// SMTP login attempts made by `test_pending`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_attempts: Option<u32>,
+}
+
+/// A key deleted to make room for a new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedKey {
+    pub access_key_id: String,
+    /// `previous` (held by AWSPREVIOUS) or `stray` (held by no stage, newer than the current key).
+    pub reason: &'static str,
+}
+
+/// Why a step failed. Every variant says what was (not) changed.
+#[derive(Debug)]
+pub enum RotationError {
+    /// The secret does not exist or is scheduled for deletion.
+    NoSecret { secret: String, detail: String },
+    /// The token is not a version of the secret, or not staged AWSPENDING.
+    NotPending { secret: String, token: String, detail: String },
+    /// A stage does not hold an SMTP credential sesctl can read.
+    Format { secret: String, stage: String, detail: String },
+    /// The user has two keys and neither may be removed.
+    NoRoom {
+        user: String,
+        keys: Vec<(String, String)>,
+    },
+    /// The pending key does not exist or is inactive.
+    PendingKeyUnusable { user: String, key: String, status: Option<KeyStatus> },
+    /// The SMTP endpoint settings are unusable.
+    Endpoint(EndpointError),
+    /// The pending credential could not log in (the failure and diagnosis, no secret).
+    LoginFailed { key: String, detail: String },
+    /// An AWS call failed; `changed` says what this step had already done.
+    Aws { error: AwsError, changed: String },
+}
+
+impl fmt::Display for RotationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RotationError::NoSecret { secret, detail } => write!(f, "secret {secret}: {detail}; nothing was changed"),
+            RotationError::NotPending { secret, token, detail } => write!(
+                f,
+                "secret {secret}: version {token} {detail}; nothing was changed (a rotation step acts only on \
+                 the version that Secrets Manager staged AWSPENDING for this rotation)"
+            ),
+            RotationError::Format { secret, stage, detail } => write!(
+                f,
+                "secret {secret} ({stage}) does not hold an SMTP credential sesctl can rotate: {detail}; \
+                 nothing was changed"
+            ),
+            RotationError::NoRoom { user, keys } => {
+                let keys: Vec<String> = keys.iter().map(|(id, why)| format!("{id} ({why})")).collect();
+                write!(
+                    f,
+                    "IAM user {user} already has two access keys and neither may be removed: {}; nothing was \
+                     changed. Delete the key that no stage of the secret holds once nothing uses it (aws iam \
+                     delete-access-key --user-name {user} --access-key-id ID), then retry",
+                    keys.join(", ")
+                )
+            }
+            RotationError::PendingKeyUnusable { user, key, status } => write!(
+                f,
+                "the pending key {key} of IAM user {user} {}; AWSCURRENT was not moved",
+                match status {
+                    None => "does not exist",
+                    Some(_) => "is inactive",
+                }
+            ),
+            RotationError::Endpoint(e) => write!(f, "the SMTP endpoint setting is unusable: {e}"),
+            RotationError::LoginFailed { key, detail } => write!(
+                f,
+                "the pending credential (key {key}) did not log in: {detail}; AWSCURRENT was not moved"
+            ),
+            RotationError::Aws { error, changed } => write!(f, "{error}; {changed}"),
+        }
+    }
+}
+
+impl std::error::Error for RotationError {}
+
+/// The secret as the steps see it: its versions and stages, and the keys the stages hold.
+struct SecretView {
+    info: SecretInfo,
+    current_version: String,
+    /// The AWSCURRENT value, parsed.
+    current: StoredValue,
+}
+
+/// The fields of a stored credential the steps need (never the password).
+#[derive(Debug, Clone)]
+struct StoredValue {
+    iam_user_name: String,
+    access_key_id: String,
+    region: String,
+    port: Option<u16>,
+}
+
+fn aws(error: AwsError, changed: &str) -> RotationError {
+    RotationError::Aws {
+        error,
+        changed: changed.to_string(),
+    }
+}
+
+const NOTHING_CHANGED: &str = "nothing was changed";
+
+/// Reads a stored value's fields. `username` stands for `access_key_id` (other tools' secrets); the
+/// port may be a number or a string of digits.
+fn parse_value(secret: &str, stage: &str, value: &Secret) -> Result<StoredValue, RotationError> {
+    let bad = |detail: &str| RotationError::Format {
+        secret: secret.to_string(),
+        stage: stage.to_string(),
+        detail: detail.to_string(),
+    };
+    let doc: serde_json::Value =
+        serde_json::from_str(value.expose()).map_err(|_| bad("the value is not a JSON object"))?;
+    let field = |name: &str| {
+        doc.get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let iam_user_name = field("iam_user_name").ok_or_else(|| bad("it has no iam_user_name"))?;
+    let access_key_id = field("access_key_id")
+        .or_else(|| field("username"))
+        .ok_or_else(|| bad("it has no access_key_id"))?;
+    let region = field("region").ok_or_else(|| bad("it has no region"))?;
+    if !crate::regions::looks_like_region(&region) {
+        return Err(bad("its region is not an AWS region name"));
+    }
+    let port = match doc.get("port") {
+        Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    Ok(StoredValue {
+        iam_user_name,
+        access_key_id,
+        region,
+        port,
+    })
+}
+
+/// Reads the secret and applies the guard. `Ok(None)`: the token is already AWSCURRENT (nothing to do).
+async fn read(secrets: &Secrets, secret_id: &str, token: &str) -> Result<Option<SecretView>, RotationError> {
+    let info = secrets
+        .describe(secret_id)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?
+        .ok_or_else(|| RotationError::NoSecret {
+            secret: secret_id.to_string(),
+            detail: "it does not exist".to_string(),
+        })?;
+    if let Some(when) = info.deleted {
+        return Err(RotationError::NoSecret {
+            secret: secret_id.to_string(),
+            detail: format!("it is scheduled for deletion (on {when})"),
+        });
+    }
+    let Some(stages) = info.versions.get(token) else {
+        return Err(RotationError::NotPending {
+            secret: info.arn.clone(),
+            token: token.to_string(),
+            detail: "is not a version of the secret".to_string(),
+        });
+    };
+    if stages.iter().any(|s| s == STAGE_CURRENT) {
+        return Ok(None);
+    }
+    if !stages.iter().any(|s| s == STAGE_PENDING) {
+        return Err(RotationError::NotPending {
+            secret: info.arn.clone(),
+            token: token.to_string(),
+            detail: "is not staged AWSPENDING".to_string(),
+        });
+    }
+    let current_version = info
+        .version_with_stage(STAGE_CURRENT)
+        .map(str::to_string)
+        .ok_or_else(|| RotationError::NoSecret {
+            secret: info.arn.clone(),
+            detail: "it has no AWSCURRENT version".to_string(),
+        })?;
+    let value = secrets
+        .get_value(&info.arn, STAGE_CURRENT)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?
+        .ok_or_else(|| RotationError::NoSecret {
+            secret: info.arn.clone(),
+            detail: "its AWSCURRENT version has no value".to_string(),
+        })?;
+    let current = parse_value(&info.arn, STAGE_CURRENT, &value.value)?;
+    Ok(Some(SecretView {
+        info,
+        current_version,
+        current,
+    }))
+}
+
+fn report(step: Step, secret_arn: &str, token: &str) -> StepReport {
+    StepReport {
+        step: Some(step),
+        secret_arn: secret_arn.to_string(),
+        token: token.to_string(),
+        outcome: "done",
+        ..StepReport::default()
+    }
+}
+
+fn already_current(step: Step, secret_id: &str, token: &str) -> StepReport {
+    StepReport {
+        outcome: "already_current",
+        ..report(step, secret_id, token)
+    }
+}
+
+/// The key held by a stage's value, if the stage exists and holds a readable credential.
+async fn stage_key(secrets: &Secrets, view: &SecretView, stage: &str) -> Result<Option<String>, RotationError> {
+    if view.info.version_with_stage(stage).is_none() {
+        return Ok(None);
+    }
+    let value = secrets
+        .get_value(&view.info.arn, stage)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?;
+    Ok(value.and_then(|v| parse_value(&view.info.arn, stage, &v.value).ok().map(|s| s.access_key_id)))
+}
+
+/// What making room decides: the key to delete and why, or the refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Room {
+    /// Fewer than two keys: nothing to delete.
+    Free,
+    /// Delete this key first.
+    Delete { access_key_id: String, reason: &'static str },
+    /// Two keys, neither removable: each key with what it is.
+    Refuse(Vec<(String, String)>),
+}
+
+/// Decides how to make room for a new key (see the module doc). Pure, so it is unit-tested.
+pub fn make_room(keys: &[AccessKey], current_key: &str, previous_key: Option<&str>) -> Room {
+    if keys.len() < 2 {
+        return Room::Free;
+    }
+    let current_created = keys.iter().find(|k| k.id == current_key).map(|k| k.created);
+    let others: Vec<&AccessKey> = keys.iter().filter(|k| k.id != current_key).collect();
+    if let Some(k) = others.iter().find(|k| Some(k.id.as_str()) == previous_key) {
+        return Room::Delete {
+            access_key_id: k.id.clone(),
+            reason: "previous",
+        };
+    }
+    if let Some(k) = others
+        .iter()
+        .filter(|k| current_created.is_some_and(|c| k.created >= c))
+        .min_by_key(|k| k.created)
+    {
+        return Room::Delete {
+            access_key_id: k.id.clone(),
+            reason: "stray",
+        };
+    }
+    Room::Refuse(
+        keys.iter()
+            .map(|k| {
+                let what = if k.id == current_key {
+                    "held by AWSCURRENT".to_string()
+                } else {
+                    format!(
+                        "{}, held by no stage of the secret and older than the current key",
+                        k.status.to_string().to_lowercase()
+                    )
+                };
+                (k.id.clone(), what)
+            })
+            .collect(),
+    )
+}
+
+/// createSecret: see the module doc.
+pub async fn create_pending(
+    iam: &Iam,
+    secrets: &Secrets,
+    secret_id: &str,
+    token: &str,
+    rotation_token: Option<&str>,
+) -> Result<StepReport, RotationError> {
+    let Some(view) = read(secrets, secret_id, token).await? else {
+        return Ok(already_current(Step::Create, secret_id, token));
+    };
+    let mut out = report(Step::Create, &view.info.arn, token);
+    let user = view.current.iam_user_name.clone();
+    out.iam_user_name = Some(user.clone());
+    out.current_key_id = Some(view.current.access_key_id.clone());
+    if let Some(existing) = secrets
+        .get_version(&view.info.arn, token)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?
+    {
+        let stored = parse_value(&view.info.arn, STAGE_PENDING, &existing.value)?;
+        out.pending_key_id = Some(stored.access_key_id);
+        out.outcome = "already_stored";
+        return Ok(out);
+    }
+
+    // Room for the new key.
+    let previous_key = stage_key(secrets, &view, STAGE_PREVIOUS).await?;
+    let keys = iam.list_access_keys(&user).await.map_err(|e| aws(e, NOTHING_CHANGED))?;
+    match make_room(&keys, &view.current.access_key_id, previous_key.as_deref()) {
+        Room::Free => {}
+        Room::Refuse(keys) => return Err(RotationError::NoRoom { user, keys }),
+        Room::Delete { access_key_id, reason } => {
+            // The stages are read again just before: a key that AWSCURRENT or AWSPENDING names now
+            // (another run's rotation), or a stray that any stage names now, is never deleted.
+            let now = secrets.describe(&view.info.arn).await.map_err(|e| aws(e, NOTHING_CHANGED))?;
+            let guarded: &[&str] = if reason == "previous" {
+                &[STAGE_CURRENT, STAGE_PENDING]
+            } else {
+                &[STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS]
+            };
+            if let Some(info) = &now {
+                if let Some(stage) = stage_holding(secrets, info, &access_key_id, guarded).await? {
+                    return Err(RotationError::NoRoom {
+                        user,
+                        keys: vec![(access_key_id, format!("now held by {stage}: another rotation is under way"))],
+                    });
+                }
+            }
+            iam.delete_access_key(&user, &access_key_id)
+                .await
+                .map_err(|e| aws(e, NOTHING_CHANGED))?;
+            out.deleted_keys.push(DeletedKey { access_key_id, reason });
+        }
+    }
+
+    let changed = if out.deleted_keys.is_empty() {
+        NOTHING_CHANGED.to_string()
+    } else {
+        format!(
+            "the key {} was deleted to make room; nothing else was changed",
+            out.deleted_keys[0].access_key_id
+        )
+    };
+    let key = iam.create_access_key(&user).await.map_err(|e| aws(e, &changed))?;
+    let password = crate::smtp_password::smtp_password_v4(&key.secret, &view.current.region);
+    drop(key.secret);
+    let current_value = secrets
+        .get_version(&view.info.arn, &view.current_version)
+        .await
+        .map_err(|e| aws(e, &stray_left(&user, &key.id)))?
+        .ok_or_else(|| RotationError::NoSecret {
+            secret: view.info.arn.clone(),
+            detail: "its AWSCURRENT version has no value".to_string(),
+        })?;
+    let value = pending_value(&current_value.value, &key.id, &password)
+        .ok_or_else(|| RotationError::Format {
+            secret: view.info.arn.clone(),
+            stage: STAGE_CURRENT.to_string(),
+            detail: "the value is not a JSON object".to_string(),
+        })?;
+    drop(password);
+    secrets
+        .put_pending_value(&view.info.arn, &value, token, rotation_token)
+        .await
+        .map_err(|e| aws(e, &stray_left(&user, &key.id)))?;
+    out.pending_key_id = Some(key.id);
+    Ok(out)
+}
+
+/// What a failed store leaves: a key whose secret was never stored. The next createSecret of this
+/// rotation deletes it (a stray newer than the current key).
+fn stray_left(user: &str, key_id: &str) -> String {
+    format!(
+        "the new key {key_id} of IAM user {user} was created but its secret was never stored: it can \
+         never be used; the retried step deletes it, or delete it now (aws iam delete-access-key \
+         --user-name {user} --access-key-id {key_id})"
+    )
+}
+
+/// The first of `stages` whose value holds `key`.
+async fn stage_holding(
+    secrets: &Secrets,
+    info: &SecretInfo,
+    key: &str,
+    stages: &[&'static str],
+) -> Result<Option<&'static str>, RotationError> {
+    for &stage in stages {
+        if info.version_with_stage(stage).is_none() {
+            continue;
+        }
+        if let Some(v) = secrets.get_value(&info.arn, stage).await.map_err(|e| aws(e, NOTHING_CHANGED))? {
+            if parse_value(&info.arn, stage, &v.value).is_ok_and(|s| s.access_key_id == key) {
+                return Ok(Some(stage));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The pending value: the current value with every field kept, and the key and password replaced.
+fn pending_value(current: &Secret, key_id: &str, password: &Secret) -> Option<Secret> {
+    let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(current.expose()).ok()?;
+    if let Some(serde_json::Value::String(mut old)) = doc.remove("password") {
+        old.zeroize();
+    }
+    doc.insert("username".into(), key_id.into());
+    doc.insert("access_key_id".into(), key_id.into());
+    doc.insert("password".into(), password.expose().into());
+    let text = serde_json::to_string(&doc).ok()?;
+    if let Some(serde_json::Value::String(mut p)) = doc.remove("password") {
+        p.zeroize();
+    }
+    Some(Secret::new(text))
+}
+
+/// The token's stored credential, read for set/test/finish.
+async fn pending(
+    secrets: &Secrets,
+    view: &SecretView,
+    token: &str,
+) -> Result<(StoredValue, Secret), RotationError> {
+    let value = secrets
+        .get_version(&view.info.arn, token)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?
+        .ok_or_else(|| RotationError::NotPending {
+            secret: view.info.arn.clone(),
+            token: token.to_string(),
+            detail: "holds no value yet (createSecret has not run)".to_string(),
+        })?;
+    let stored = parse_value(&view.info.arn, STAGE_PENDING, &value.value)?;
+    Ok((stored, value.value))
+}
+
+/// Checks that `key` of `user` exists and is active.
+async fn check_key(iam: &Iam, user: &str, key: &str) -> Result<(), RotationError> {
+    let keys = iam.list_access_keys(user).await.map_err(|e| aws(e, NOTHING_CHANGED))?;
+    match keys.iter().find(|k| k.id == key) {
+        Some(k) if k.status == KeyStatus::Active => Ok(()),
+        found => Err(RotationError::PendingKeyUnusable {
+            user: user.to_string(),
+            key: key.to_string(),
+            status: found.map(|k| k.status),
+        }),
+    }
+}
+
+/// setSecret: nothing to change for IAM keys; checks the pending key exists and is active.
+pub async fn set_pending(iam: &Iam, secrets: &Secrets, secret_id: &str, token: &str) -> Result<StepReport, RotationError> {
+    let Some(view) = read(secrets, secret_id, token).await? else {
+        return Ok(already_current(Step::Set, secret_id, token));
+    };
+    let (stored, _) = pending(secrets, &view, token).await?;
+    check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
+    let mut out = report(Step::Set, &view.info.arn, token);
+    out.iam_user_name = Some(stored.iam_user_name);
+    out.pending_key_id = Some(stored.access_key_id);
+    out.current_key_id = Some(view.current.access_key_id);
+    Ok(out)
+}
+
+/// testSecret: an SMTP login with the pending credential (see [`Verification`]).
+pub async fn test_pending(
+    iam: &Iam,
+    secrets: &Secrets,
+    secret_id: &str,
+    token: &str,
+    verification: &Verification,
+    notice: Option<crate::smtp::Notice>,
+) -> Result<StepReport, RotationError> {
+    let Some(view) = read(secrets, secret_id, token).await? else {
+        return Ok(already_current(Step::Test, secret_id, token));
+    };
+    let (stored, value) = pending(secrets, &view, token).await?;
+    let mut out = report(Step::Test, &view.info.arn, token);
+    out.iam_user_name = Some(stored.iam_user_name.clone());
+    out.pending_key_id = Some(stored.access_key_id.clone());
+    out.current_key_id = Some(view.current.access_key_id.clone());
+    match verification {
+        Verification::KeyCheck => check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?,
+        Verification::Smtp { endpoint, deadline } => {
+            // Only the SES endpoint of the credential's region, or the host the operator configured,
+            // is ever sent the password: the stored host is not trusted.
+            let mut settings = endpoint.clone();
+            if settings.port.is_none() {
+                settings.port = stored.port;
+            }
+            let mut ep = Endpoint::new(&settings, &stored.region).map_err(RotationError::Endpoint)?;
+            if let Some(n) = notice {
+                ep = ep.with_notice(n);
+            }
+            let password = stored_password(&value).ok_or_else(|| RotationError::Format {
+                secret: view.info.arn.clone(),
+                stage: STAGE_PENDING.to_string(),
+                detail: "it has no password".to_string(),
+            })?;
+            drop(value);
+            match crate::smtp::verify_new_credential(&stored.access_key_id, &password, &ep, *deadline).await {
+                Ok(ok) => out.login_attempts = Some(ok.attempts),
+                Err(e) => {
+                    return Err(RotationError::LoginFailed {
+                        key: stored.access_key_id,
+                        detail: format!("{e:#}"),
+                    })
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `password` field of a stored value.
+fn stored_password(value: &Secret) -> Option<Secret> {
+    #[derive(serde::Deserialize)]
+    struct Password {
+        password: Option<String>,
+    }
+    let p: Password = serde_json::from_str(value.expose()).ok()?;
+    p.password.filter(|p| !p.is_empty()).map(Secret::new)
+}
+
+/// finishSecret: AWSCURRENT moves to the token's version, then the old key as configured.
+pub async fn finish(
+    iam: &Iam,
+    secrets: &Secrets,
+    secret_id: &str,
+    token: &str,
+    old_key: OldKeyAction,
+) -> Result<StepReport, RotationError> {
+    let Some(view) = read(secrets, secret_id, token).await? else {
+        return Ok(already_current(Step::Finish, secret_id, token));
+    };
+    let (stored, _) = pending(secrets, &view, token).await?;
+    let mut out = report(Step::Finish, &view.info.arn, token);
+    out.iam_user_name = Some(stored.iam_user_name.clone());
+    out.pending_key_id = Some(stored.access_key_id.clone());
+    out.current_key_id = Some(view.current.access_key_id.clone());
+    // Never move AWSCURRENT to a key that cannot log in: checked just before the move.
+    check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
+    secrets
+        .move_stage(&view.info.arn, STAGE_CURRENT, Some(token), Some(&view.current_version))
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?;
+    // The label has done its job; on the current version it is harmless, so a failure is only logged
+    // (Secrets Manager treats AWSPENDING on AWSCURRENT's version as a finished rotation).
+    if let Err(e) = secrets.move_stage(&view.info.arn, STAGE_PENDING, None, Some(token)).await {
+        tracing::warn!("removing AWSPENDING from version {token} after promotion failed: {e}");
+    }
+    let old = view.current.access_key_id.clone();
+    let user = view.current.iam_user_name.clone();
+    if old == stored.access_key_id || user != stored.iam_user_name {
+        out.old_key = Some("untouched");
+        return Ok(out);
+    }
+    let promoted = format!(
+        "AWSCURRENT now holds the new key {} and AWSPREVIOUS the old key {old}, which is untouched",
+        stored.access_key_id
+    );
+    out.old_key = Some(match old_key {
+        OldKeyAction::Keep => "kept",
+        OldKeyAction::Deactivate => {
+            match iam.set_access_key_status(&user, &old, KeyStatus::Inactive).await {
+                Ok(()) => "deactivated",
+                Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
+                Err(e) => return Err(aws(e, &promoted)),
+            }
+        }
+        OldKeyAction::Delete => match iam.delete_access_key(&user, &old).await {
+            Ok(()) => "deleted",
+            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
+            Err(e) => return Err(aws(e, &promoted)),
+        },
+    });
+    Ok(out)
+}
+
+/// Runs one step by its name (the rotation function's dispatch).
+pub async fn run_step(
+    iam: &Iam,
+    secrets: &Secrets,
+    step: Step,
+    secret_id: &str,
+    token: &str,
+    rotation_token: Option<&str>,
+    settings: &Settings,
+    notice: Option<crate::smtp::Notice>,
+) -> Result<StepReport, RotationError> {
+    match step {
+        Step::Create => create_pending(iam, secrets, secret_id, token, rotation_token).await,
+        Step::Set => set_pending(iam, secrets, secret_id, token).await,
+        Step::Test => test_pending(iam, secrets, secret_id, token, &settings.verification, notice).await,
+        Step::Finish => finish(iam, secrets, secret_id, token, settings.old_key).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn key(id: &str, status: KeyStatus, day: u32) -> AccessKey {
+        AccessKey {
+            id: id.to_string(),
+            status,
+            created: Utc.with_ymd_and_hms(2026, 1, day, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn one_key_leaves_room() {
+        assert_eq!(make_room(&[key("A", KeyStatus::Active, 1)], "A", None), Room::Free);
+    }
+
+    #[test]
+    fn the_previous_key_goes_and_the_current_key_never() {
+        let keys = [key("OLD", KeyStatus::Active, 1), key("CUR", KeyStatus::Active, 2)];
+        assert_eq!(
+            make_room(&keys, "CUR", Some("OLD")),
+            Room::Delete {
+                access_key_id: "OLD".into(),
+                reason: "previous"
+            }
+        );
+        // AWSPREVIOUS naming the current key (a rotation that re-stored the same key) frees nothing.
+        assert!(matches!(make_room(&keys, "CUR", Some("CUR")), Room::Refuse(_)));
+    }
+
+    #[test]
+    fn a_stray_newer_than_the_current_key_goes() {
+        let keys = [key("CUR", KeyStatus::Active, 1), key("STRAY", KeyStatus::Active, 3)];
+        assert_eq!(
+            make_room(&keys, "CUR", None),
+            Room::Delete {
+                access_key_id: "STRAY".into(),
+                reason: "stray"
+            }
+        );
+    }
+
+    #[test]
+    fn an_older_key_no_stage_holds_is_refused_and_named() {
+        let keys = [key("HAND", KeyStatus::Inactive, 1), key("CUR", KeyStatus::Active, 2)];
+        match make_room(&keys, "CUR", None) {
+            Room::Refuse(named) => {
+                assert_eq!(named.len(), 2);
+                assert!(named.iter().any(|(id, why)| id == "CUR" && why.contains("AWSCURRENT")));
+                assert!(named.iter().any(|(id, why)| id == "HAND" && why.contains("inactive")));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_pending_value_keeps_every_field_and_replaces_the_key() {
+        let current = Secret::new(
+            r#"{"username":"AKIAOLD","password":"old-pass","host":"h","port":587,"region":"eu-west-1","iam_user_name":"u","access_key_id":"AKIAOLD","team":"mail"}"#
+                .to_string(),
+        );
+        let new = pending_value(&current, "AKIANEW", &Secret::new("new-pass".into())).unwrap();
+        let v: serde_json::Value = serde_json::from_str(new.expose()).unwrap();
+        assert_eq!(v["username"], "AKIANEW");
+        assert_eq!(v["access_key_id"], "AKIANEW");
+        assert_eq!(v["password"], "new-pass");
+        assert_eq!(v["team"], "mail");
+        assert_eq!(v["port"], 587);
+        assert!(!new.expose().contains("old-pass"));
+    }
+
+    #[test]
+    fn stored_values_are_read_without_quoting_them_in_errors() {
+        let bad = Secret::new("AKIAX:sup3r-secret".to_string());
+        let err = parse_value("s", STAGE_CURRENT, &bad).unwrap_err().to_string();
+        assert!(!err.contains("sup3r"), "{err}");
+        let ok = parse_value(
+            "s",
+            STAGE_CURRENT,
+            &Secret::new(r#"{"iam_user_name":"u","username":"AKIA1","region":"eu-west-1","port":"2587"}"#.into()),
+        )
+        .unwrap();
+        assert_eq!(ok.access_key_id, "AKIA1");
+        assert_eq!(ok.port, Some(2587));
+    }
+
+    #[test]
+    fn steps_parse_by_their_event_names() {
+        for s in [Step::Create, Step::Set, Step::Test, Step::Finish] {
+            assert_eq!(Step::parse(s.name()), Some(s));
+        }
+        assert_eq!(Step::parse("rotate"), None);
+    }
+}
