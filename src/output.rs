@@ -150,24 +150,6 @@ pub fn paint(text: &str, paint: Paint, on: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn color_rules() {
-        assert!(!use_color(ColorChoice::Never, true));
-        assert!(use_color(ColorChoice::Always, false));
-        assert!(!use_color(ColorChoice::Auto, false));
-    }
-
-    #[test]
-    fn paint_only_when_on() {
-        assert_eq!(paint("error", Paint::Red, false), "error");
-        assert_eq!(paint("error", Paint::Red, true), "\x1b[1;31merror\x1b[0m");
-    }
-}
-
 /// A terminal progress bar (indicatif) as the core's [`crate::workflows::Progress`] hook.
 pub struct Bar(pub indicatif::ProgressBar);
 
@@ -183,5 +165,23 @@ impl crate::workflows::Progress for Bar {
     }
     fn finish(&self) {
         self.0.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_rules() {
+        assert!(!use_color(ColorChoice::Never, true));
+        assert!(use_color(ColorChoice::Always, false));
+        assert!(!use_color(ColorChoice::Auto, false));
+    }
+
+    #[test]
+    fn paint_only_when_on() {
+        assert_eq!(paint("error", Paint::Red, false), "error");
+        assert_eq!(paint("error", Paint::Red, true), "\x1b[1;31merror\x1b[0m");
     }
 }

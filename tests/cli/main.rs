@@ -20,6 +20,7 @@ mod migrate;
 mod privilege;
 mod regions;
 mod rotate;
+mod rotation_lambda;
 pub mod setup;
 mod verify;
 mod verify_new;

@@ -141,16 +141,28 @@ pub enum RotationError {
     /// The secret does not exist or is scheduled for deletion.
     NoSecret { secret: String, detail: String },
     /// The token is not a version of the secret, or not staged AWSPENDING.
-    NotPending { secret: String, token: String, detail: String },
+    NotPending {
+        secret: String,
+        token: String,
+        detail: String,
+    },
     /// A stage does not hold an SMTP credential sesctl can read.
-    Format { secret: String, stage: String, detail: String },
+    Format {
+        secret: String,
+        stage: String,
+        detail: String,
+    },
     /// The user has two keys and neither may be removed.
     NoRoom {
         user: String,
         keys: Vec<(String, String)>,
     },
     /// The pending key does not exist or is inactive.
-    PendingKeyUnusable { user: String, key: String, status: Option<KeyStatus> },
+    PendingKeyUnusable {
+        user: String,
+        key: String,
+        status: Option<KeyStatus>,
+    },
     /// The SMTP endpoint settings are unusable.
     Endpoint(EndpointError),
     /// The pending credential could not log in (the failure and diagnosis, no secret).
@@ -340,7 +352,11 @@ fn already_current(step: Step, secret_id: &str, token: &str) -> StepReport {
 }
 
 /// The key held by a stage's value, if the stage exists and holds a readable credential.
-async fn stage_key(secrets: &Secrets, view: &SecretView, stage: &str) -> Result<Option<String>, RotationError> {
+async fn stage_key(
+    secrets: &Secrets,
+    view: &SecretView,
+    stage: &str,
+) -> Result<Option<String>, RotationError> {
     if view.info.version_with_stage(stage).is_none() {
         return Ok(None);
     }
@@ -348,7 +364,11 @@ async fn stage_key(secrets: &Secrets, view: &SecretView, stage: &str) -> Result<
         .get_value(&view.info.arn, stage)
         .await
         .map_err(|e| aws(e, NOTHING_CHANGED))?;
-    Ok(value.and_then(|v| parse_value(&view.info.arn, stage, &v.value).ok().map(|s| s.access_key_id)))
+    Ok(value.and_then(|v| {
+        parse_value(&view.info.arn, stage, &v.value)
+            .ok()
+            .map(|s| s.access_key_id)
+    }))
 }
 
 /// What making room decides: the key to delete and why, or the refusal.
@@ -357,7 +377,10 @@ pub enum Room {
     /// Fewer than two keys: nothing to delete.
     Free,
     /// Delete this key first.
-    Delete { access_key_id: String, reason: &'static str },
+    Delete {
+        access_key_id: String,
+        reason: &'static str,
+    },
     /// Two keys, neither removable: each key with what it is.
     Refuse(Vec<(String, String)>),
 }
@@ -430,14 +453,23 @@ pub async fn create_pending(
 
     // Room for the new key.
     let previous_key = stage_key(secrets, &view, STAGE_PREVIOUS).await?;
-    let keys = iam.list_access_keys(&user).await.map_err(|e| aws(e, NOTHING_CHANGED))?;
+    let keys = iam
+        .list_access_keys(&user)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?;
     match make_room(&keys, &view.current.access_key_id, previous_key.as_deref()) {
         Room::Free => {}
         Room::Refuse(keys) => return Err(RotationError::NoRoom { user, keys }),
-        Room::Delete { access_key_id, reason } => {
+        Room::Delete {
+            access_key_id,
+            reason,
+        } => {
             // The stages are read again just before: a key that AWSCURRENT or AWSPENDING names now
             // (another run's rotation), or a stray that any stage names now, is never deleted.
-            let now = secrets.describe(&view.info.arn).await.map_err(|e| aws(e, NOTHING_CHANGED))?;
+            let now = secrets
+                .describe(&view.info.arn)
+                .await
+                .map_err(|e| aws(e, NOTHING_CHANGED))?;
             let guarded: &[&str] = if reason == "previous" {
                 &[STAGE_CURRENT, STAGE_PENDING]
             } else {
@@ -447,14 +479,20 @@ pub async fn create_pending(
                 if let Some(stage) = stage_holding(secrets, info, &access_key_id, guarded).await? {
                     return Err(RotationError::NoRoom {
                         user,
-                        keys: vec![(access_key_id, format!("now held by {stage}: another rotation is under way"))],
+                        keys: vec![(
+                            access_key_id,
+                            format!("now held by {stage}: another rotation is under way"),
+                        )],
                     });
                 }
             }
             iam.delete_access_key(&user, &access_key_id)
                 .await
                 .map_err(|e| aws(e, NOTHING_CHANGED))?;
-            out.deleted_keys.push(DeletedKey { access_key_id, reason });
+            out.deleted_keys.push(DeletedKey {
+                access_key_id,
+                reason,
+            });
         }
     }
 
@@ -477,8 +515,8 @@ pub async fn create_pending(
             secret: view.info.arn.clone(),
             detail: "its AWSCURRENT version has no value".to_string(),
         })?;
-    let value = pending_value(&current_value.value, &key.id, &password)
-        .ok_or_else(|| RotationError::Format {
+    let value =
+        pending_value(&current_value.value, &key.id, &password).ok_or_else(|| RotationError::Format {
             secret: view.info.arn.clone(),
             stage: STAGE_CURRENT.to_string(),
             detail: "the value is not a JSON object".to_string(),
@@ -513,7 +551,11 @@ async fn stage_holding(
         if info.version_with_stage(stage).is_none() {
             continue;
         }
-        if let Some(v) = secrets.get_value(&info.arn, stage).await.map_err(|e| aws(e, NOTHING_CHANGED))? {
+        if let Some(v) = secrets
+            .get_value(&info.arn, stage)
+            .await
+            .map_err(|e| aws(e, NOTHING_CHANGED))?
+        {
             if parse_value(&info.arn, stage, &v.value).is_ok_and(|s| s.access_key_id == key) {
                 return Ok(Some(stage));
             }
@@ -559,7 +601,10 @@ async fn pending(
 
 /// Checks that `key` of `user` exists and is active.
 async fn check_key(iam: &Iam, user: &str, key: &str) -> Result<(), RotationError> {
-    let keys = iam.list_access_keys(user).await.map_err(|e| aws(e, NOTHING_CHANGED))?;
+    let keys = iam
+        .list_access_keys(user)
+        .await
+        .map_err(|e| aws(e, NOTHING_CHANGED))?;
     match keys.iter().find(|k| k.id == key) {
         Some(k) if k.status == KeyStatus::Active => Ok(()),
         found => Err(RotationError::PendingKeyUnusable {
@@ -571,7 +616,12 @@ async fn check_key(iam: &Iam, user: &str, key: &str) -> Result<(), RotationError
 }
 
 /// setSecret: nothing to change for IAM keys; checks the pending key exists and is active.
-pub async fn set_pending(iam: &Iam, secrets: &Secrets, secret_id: &str, token: &str) -> Result<StepReport, RotationError> {
+pub async fn set_pending(
+    iam: &Iam,
+    secrets: &Secrets,
+    secret_id: &str,
+    token: &str,
+) -> Result<StepReport, RotationError> {
     let Some(view) = read(secrets, secret_id, token).await? else {
         return Ok(already_current(Step::Set, secret_id, token));
     };
@@ -663,12 +713,20 @@ pub async fn finish(
     // Never move AWSCURRENT to a key that cannot log in: checked just before the move.
     check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
     secrets
-        .move_stage(&view.info.arn, STAGE_CURRENT, Some(token), Some(&view.current_version))
+        .move_stage(
+            &view.info.arn,
+            STAGE_CURRENT,
+            Some(token),
+            Some(&view.current_version),
+        )
         .await
         .map_err(|e| aws(e, NOTHING_CHANGED))?;
     // The label has done its job; on the current version it is harmless, so a failure is only logged
     // (Secrets Manager treats AWSPENDING on AWSCURRENT's version as a finished rotation).
-    if let Err(e) = secrets.move_stage(&view.info.arn, STAGE_PENDING, None, Some(token)).await {
+    if let Err(e) = secrets
+        .move_stage(&view.info.arn, STAGE_PENDING, None, Some(token))
+        .await
+    {
         tracing::warn!("removing AWSPENDING from version {token} after promotion failed: {e}");
     }
     let old = view.current.access_key_id.clone();
@@ -683,13 +741,11 @@ pub async fn finish(
     );
     out.old_key = Some(match old_key {
         OldKeyAction::Keep => "kept",
-        OldKeyAction::Deactivate => {
-            match iam.set_access_key_status(&user, &old, KeyStatus::Inactive).await {
-                Ok(()) => "deactivated",
-                Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
-                Err(e) => return Err(aws(e, &promoted)),
-            }
-        }
+        OldKeyAction::Deactivate => match iam.set_access_key_status(&user, &old, KeyStatus::Inactive).await {
+            Ok(()) => "deactivated",
+            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
+            Err(e) => return Err(aws(e, &promoted)),
+        },
         OldKeyAction::Delete => match iam.delete_access_key(&user, &old).await {
             Ok(()) => "deleted",
             Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
@@ -699,17 +755,32 @@ pub async fn finish(
     Ok(out)
 }
 
-/// Runs one step by its name (the rotation function's dispatch).
+/// One invocation of a step, as Secrets Manager's rotation event names it.
+#[derive(Debug, Clone, Copy)]
+pub struct StepRequest<'a> {
+    pub step: Step,
+    /// The secret's name or ARN.
+    pub secret_id: &'a str,
+    /// The rotation's token (`ClientRequestToken`): the id of the version being made.
+    pub token: &'a str,
+    /// The `RotationToken` Secrets Manager passes, when it does (handed to PutSecretValue).
+    pub rotation_token: Option<&'a str>,
+}
+
+/// Runs one step (the rotation function's dispatch).
 pub async fn run_step(
     iam: &Iam,
     secrets: &Secrets,
-    step: Step,
-    secret_id: &str,
-    token: &str,
-    rotation_token: Option<&str>,
+    request: StepRequest<'_>,
     settings: &Settings,
     notice: Option<crate::smtp::Notice>,
 ) -> Result<StepReport, RotationError> {
+    let StepRequest {
+        step,
+        secret_id,
+        token,
+        rotation_token,
+    } = request;
     match step {
         Step::Create => create_pending(iam, secrets, secret_id, token, rotation_token).await,
         Step::Set => set_pending(iam, secrets, secret_id, token).await,
@@ -733,7 +804,10 @@ mod tests {
 
     #[test]
     fn one_key_leaves_room() {
-        assert_eq!(make_room(&[key("A", KeyStatus::Active, 1)], "A", None), Room::Free);
+        assert_eq!(
+            make_room(&[key("A", KeyStatus::Active, 1)], "A", None),
+            Room::Free
+        );
     }
 
     #[test]
@@ -752,7 +826,10 @@ mod tests {
 
     #[test]
     fn a_stray_newer_than_the_current_key_goes() {
-        let keys = [key("CUR", KeyStatus::Active, 1), key("STRAY", KeyStatus::Active, 3)];
+        let keys = [
+            key("CUR", KeyStatus::Active, 1),
+            key("STRAY", KeyStatus::Active, 3),
+        ];
         assert_eq!(
             make_room(&keys, "CUR", None),
             Room::Delete {
@@ -764,12 +841,19 @@ mod tests {
 
     #[test]
     fn an_older_key_no_stage_holds_is_refused_and_named() {
-        let keys = [key("HAND", KeyStatus::Inactive, 1), key("CUR", KeyStatus::Active, 2)];
+        let keys = [
+            key("HAND", KeyStatus::Inactive, 1),
+            key("CUR", KeyStatus::Active, 2),
+        ];
         match make_room(&keys, "CUR", None) {
             Room::Refuse(named) => {
                 assert_eq!(named.len(), 2);
-                assert!(named.iter().any(|(id, why)| id == "CUR" && why.contains("AWSCURRENT")));
-                assert!(named.iter().any(|(id, why)| id == "HAND" && why.contains("inactive")));
+                assert!(named
+                    .iter()
+                    .any(|(id, why)| id == "CUR" && why.contains("AWSCURRENT")));
+                assert!(named
+                    .iter()
+                    .any(|(id, why)| id == "HAND" && why.contains("inactive")));
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -799,7 +883,9 @@ mod tests {
         let ok = parse_value(
             "s",
             STAGE_CURRENT,
-            &Secret::new(r#"{"iam_user_name":"u","username":"AKIA1","region":"eu-west-1","port":"2587"}"#.into()),
+            &Secret::new(
+                r#"{"iam_user_name":"u","username":"AKIA1","region":"eu-west-1","port":"2587"}"#.into(),
+            ),
         )
         .unwrap();
         assert_eq!(ok.access_key_id, "AKIA1");

@@ -114,6 +114,30 @@ pub fn panic_report(
     }
 }
 
+/// Log directives that cap the SDK's HTTP layers (and the TLS and SMTP libraries) at debug or info:
+/// at trace they print request and response bodies, which hold secret values. Every front end adds
+/// them whenever its log filter asks for trace.
+pub const SDK_LOG_CAPS: &[&str] = &[
+    "aws_smithy_runtime=debug",
+    "aws_smithy_runtime_api=debug",
+    "aws_smithy_http_client=debug",
+    "aws_smithy_http=debug",
+    "aws_smithy_types=debug",
+    "aws_sigv4=debug",
+    "aws_runtime=debug",
+    "aws_config=debug",
+    "aws_sdk_iam=debug",
+    "aws_sdk_secretsmanager=debug",
+    "aws_sdk_sts=debug",
+    "aws_sdk_sso=debug",
+    "aws_sdk_ssooidc=debug",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "rustls=info",
+    "lettre=info",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,27 +172,3 @@ mod tests {
         assert_eq!(s.expose(), "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
     }
 }
-
-/// Log directives that cap the SDK's HTTP layers (and the TLS and SMTP libraries) at debug or info:
-/// at trace they print request and response bodies, which hold secret values. Every front end adds
-/// them whenever its log filter asks for trace.
-pub const SDK_LOG_CAPS: &[&str] = &[
-        "aws_smithy_runtime=debug",
-        "aws_smithy_runtime_api=debug",
-        "aws_smithy_http_client=debug",
-        "aws_smithy_http=debug",
-        "aws_smithy_types=debug",
-        "aws_sigv4=debug",
-        "aws_runtime=debug",
-        "aws_config=debug",
-        "aws_sdk_iam=debug",
-        "aws_sdk_secretsmanager=debug",
-        "aws_sdk_sts=debug",
-        "aws_sdk_sso=debug",
-        "aws_sdk_ssooidc=debug",
-        "hyper=info",
-        "hyper_util=info",
-        "h2=info",
-        "rustls=info",
-        "lettre=info",
-];

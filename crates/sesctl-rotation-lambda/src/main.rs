@@ -15,7 +15,7 @@ use std::time::Duration;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use sesctl_core::aws::{Aws, AwsOptions};
-use sesctl_core::rotation::{self, RotationError, Settings, Step, StepReport, Verification};
+use sesctl_core::rotation::{self, RotationError, Settings, Step, StepReport, StepRequest, Verification};
 use sesctl_core::smtp::EndpointSettings;
 use sesctl_core::workflows::rotate::OldKeyAction;
 
@@ -114,7 +114,12 @@ impl Config {
 /// The region a secret lives in: its ARN's, or the function's own.
 fn secret_region(secret_id: &str, own: &str) -> String {
     match secret_id.strip_prefix("arn:") {
-        Some(rest) => rest.split(':').nth(2).filter(|r| !r.is_empty()).unwrap_or(own).to_string(),
+        Some(rest) => rest
+            .split(':')
+            .nth(2)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(own)
+            .to_string(),
         None => own.to_string(),
     }
 }
@@ -167,17 +172,13 @@ async fn handle(
             }))
         })
     };
-    let result = rotation::run_step(
-        &iam,
-        &secrets,
+    let request = StepRequest {
         step,
-        &event.secret_id,
-        &event.token,
-        event.rotation_token.as_deref(),
-        &config.settings,
-        Some(notice),
-    )
-    .await;
+        secret_id: &event.secret_id,
+        token: &event.token,
+        rotation_token: event.rotation_token.as_deref(),
+    };
+    let result = rotation::run_step(&iam, &secrets, request, &config.settings, Some(notice)).await;
     match result {
         Ok(report) => {
             let mut line = serde_json::to_value(&report).unwrap_or_default();
@@ -257,8 +258,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        let map: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_env(|k| map.get(k).cloned())
     }
 
@@ -277,7 +280,12 @@ mod tests {
 
     #[test]
     fn empty_variables_are_unset() {
-        let c = env(&[("SESCTL_OLD_KEY", ""), ("SESCTL_SMTP_HOST", " "), ("SESCTL_SMTP_PORT", "")]).unwrap();
+        let c = env(&[
+            ("SESCTL_OLD_KEY", ""),
+            ("SESCTL_SMTP_HOST", " "),
+            ("SESCTL_SMTP_PORT", ""),
+        ])
+        .unwrap();
         assert_eq!(c.settings.old_key, OldKeyAction::Keep);
     }
 
@@ -297,7 +305,9 @@ mod tests {
             assert!(!err.contains('\n'));
         }
         assert!(matches!(
-            env(&[("SESCTL_VERIFY", "none"), ("SESCTL_OLD_KEY", "delete")]).unwrap().settings,
+            env(&[("SESCTL_VERIFY", "none"), ("SESCTL_OLD_KEY", "delete")])
+                .unwrap()
+                .settings,
             Settings {
                 old_key: OldKeyAction::Delete,
                 verification: Verification::KeyCheck
@@ -308,7 +318,10 @@ mod tests {
     #[test]
     fn a_secret_arn_decides_the_region() {
         assert_eq!(
-            secret_region("arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp-AbCdEf", "us-east-1"),
+            secret_region(
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp-AbCdEf",
+                "us-east-1"
+            ),
             "eu-west-1"
         );
         assert_eq!(secret_region("smtp/app", "us-east-1"), "us-east-1");

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod enforcing;
+pub mod lambda;
 pub mod legacy;
 pub mod smtp;
 pub mod state;
@@ -145,12 +146,21 @@ impl Moto {
 
     /// A moto server with extra environment (e.g. INITIAL_NO_AUTH_ACTION_COUNT for IAM enforcement).
     pub fn start_with(envs: &[(&str, &str)]) -> Moto {
+        Self::launch(&["-m", "moto.server"], envs)
+    }
+
+    /// A moto server whose RotateSecret, called without a function, starts a rotation as Secrets
+    /// Manager does and stops there (tests/support/moto_rotation.py), for the rotation function's tests.
+    pub fn rotating() -> Moto {
+        let script = support_script("moto_rotation.py");
+        Self::launch(&[script.to_str().unwrap()], &[])
+    }
+
+    fn launch(program: &[&str], envs: &[(&str, &str)]) -> Moto {
         let port = free_port().to_string();
-        let process = Guarded::start(
-            &python(),
-            &["-m", "moto.server", "-H", "127.0.0.1", "-p", &port],
-            envs,
-        );
+        let mut args = program.to_vec();
+        args.extend(["-H", "127.0.0.1", "-p", &port]);
+        let process = Guarded::start(&python(), &args, envs);
         let url = format!("http://127.0.0.1:{port}");
         wait_until_answers(&format!("{url}/moto-api/"), "moto_server");
         Moto {

@@ -149,7 +149,11 @@ impl Secrets {
     /// secretsmanager:GetSecretValue for one version. `None` when the version does not exist or holds
     /// no value yet (a rotation that Secrets Manager started and whose createSecret step has not
     /// stored anything).
-    pub async fn get_version(&self, secret_id: &str, version_id: &str) -> Result<Option<SecretValue>, AwsError> {
+    pub async fn get_version(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> Result<Option<SecretValue>, AwsError> {
         match self
             .client
             .get_secret_value()

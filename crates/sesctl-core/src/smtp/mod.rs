@@ -143,7 +143,8 @@ impl Endpoint {
         } else {
             TlsMode::Starttls
         };
-        let server_name = ServerName::try_from(host.clone()).map_err(|_| EndpointError::BadHost(host.clone()))?;
+        let server_name =
+            ServerName::try_from(host.clone()).map_err(|_| EndpointError::BadHost(host.clone()))?;
         let tls_config = tls_config(settings.ca_file.as_deref())?;
         Ok(Endpoint {
             host,
@@ -193,7 +194,7 @@ fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Endpo
         }
         if added == 0 {
             return Err(bad(
-                "no PEM certificate (-----BEGIN CERTIFICATE-----) found in it".to_string()
+                "no PEM certificate (-----BEGIN CERTIFICATE-----) found in it".to_string(),
             ));
         }
     }

@@ -25,8 +25,8 @@ use super::PlannedCall;
 use crate::aws::account::UserDetail;
 use crate::aws::iam::Iam;
 use crate::aws::{AwsError, ErrorKind};
-use crate::text::table;
 use crate::policy::differences_from_sending_policy;
+use crate::text::table;
 
 /// The tag the SES console put on the SMTP users it created.
 pub const TAG_KEY: &str = "InvokedBy";

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
-use crate::aws::ErrorKind;
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
+use crate::aws::ErrorKind;
 use crate::secret::Secret;
 
 /// What happens to the old key once the new credential is current.
@@ -1556,6 +1556,25 @@ mod tests {
             !actions(&plan).contains(&"iam:UpdateAccessKey".to_string()),
             "already inactive"
         );
+    }
+
+    #[test]
+    fn two_keys_make_room_by_deleting_the_awsprevious_key_never_the_current_one() {
+        let u = user(vec![
+            key("OLD", KeyStatus::Active, 1),
+            key("CUR", KeyStatus::Active, 2),
+        ]);
+        let mut s = secret("CUR", None);
+        s.previous_key = Some("OLD".into());
+        let plan = plan_rotation(&u, Some(&s), &request(OldKeyAction::Deactivate, false)).unwrap();
+        assert_eq!(plan.delete_previous_key.as_deref(), Some("OLD"));
+        assert_eq!(plan.old_key.as_ref().map(|k| k.id.as_str()), Some("CUR"));
+        let calls = actions(&plan);
+        assert_eq!(calls[0], "iam:DeleteAccessKey");
+        assert!(plan.to_plan().calls[0].target.contains("AWSPREVIOUS"));
+        // AWSPREVIOUS naming the current key frees nothing: still refused.
+        s.previous_key = Some("CUR".into());
+        assert!(plan_rotation(&u, Some(&s), &request(OldKeyAction::Deactivate, false)).is_err());
     }
 
     #[test]
