@@ -7,9 +7,8 @@
 //!
 //! Layers, each depending only on the ones after it:
 //! `workflows` (plans and their execution) and `rotation` (Secrets Manager's four rotation steps) →
-//! {`smtp_password` (pure derivation), `aws` (the only SDK user), `smtp` (login checks),
-//! `credential` (the stored secret's codec)} → the leaves `domain`, `secret`, `regions`, `policy`,
-//! `validate`, `error`, `text`.
+//! {`smtp_password` (pure derivation), `aws` (the only SDK user), `smtp` (login checks)} → the
+//! leaves `secret`, `regions`, `policy`, `validate`, `error`, `text`.
 
 pub mod aws;
 pub mod error;

@@ -29,7 +29,6 @@ use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
-use crate::aws::ErrorKind;
 use crate::secret::Secret;
 
 /// What happens to the old key once the new credential is current.
@@ -1012,18 +1011,10 @@ async fn create_key(
         Ok(k) => Ok(k),
         Err(e) => {
             let mut msg = format!("creating the new access key failed: {e}");
-            // A definitive refusal (the two-key limit, a denial, a bad request) created no key, so
-            // nothing is deleted: a key that appeared meanwhile is another run's, never this one's.
-            let refused = matches!(
-                e.kind,
-                ErrorKind::LimitExceeded | ErrorKind::AccessDenied | ErrorKind::Invalid | ErrorKind::NotFound
-            );
-            let keys = if refused {
-                Err(e.clone())
-            } else {
-                iam.list_access_keys(user).await
-            };
-            if let Ok(keys) = keys {
+            // A key that appeared while the call failed is taken to be one an earlier attempt of this
+            // call created before its answer was lost (its secret never arrived), and is deleted.
+            // Known limit: a concurrent rotate's new key, created in the same moment, looks the same.
+            if let Ok(keys) = iam.list_access_keys(user).await {
                 for stray in keys.iter().filter(|k| !known.contains(&k.id)) {
                     match iam.delete_access_key(user, &stray.id).await {
                         Ok(()) => msg.push_str(&format!(
