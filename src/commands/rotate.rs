@@ -84,7 +84,7 @@ async fn in_secret(
             ctx.printer.result(&plan.to_plan())?;
             return Ok(Outcome::Done);
         }
-        let report = workflow::finish(&iam, &plan).await?;
+        let report = workflow::finish(&iam, &secrets, &secret, &plan).await?;
         ctx.printer.result(&report)?;
         return Ok(Outcome::Done);
     }

@@ -18,6 +18,7 @@ mod inputs;
 mod json_pins;
 mod migrate;
 mod privilege;
+mod races;
 mod regions;
 mod rotate;
 mod rotation_lambda;

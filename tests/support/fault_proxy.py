@@ -9,6 +9,8 @@ still match) and, for requests whose API action matches a rule, answers with a f
   throttle  the service's throttling error (IAM `Throttling`, Secrets Manager `ThrottlingException`)
   drop      close the connection without answering
   hang      hold the request open for `seconds` (default 300), then drop it
+  delay     hold the request for `seconds` (default 1), then forward it and relay the answer (a slow
+            call, for making races between two runs deterministic)
   after     forward the request, then drop the connection instead of relaying the answer (the call
             took effect but the caller never hears so)
   record    forward the request and relay the answer, keeping the answer's body in the log entry
@@ -243,6 +245,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "error":
             ctype, data = error_body(json_protocol, rule.get("code", "ServiceFailure"), rule.get("message", "injected failure"))
             return self._reply(int(rule.get("status", 500)), ctype, data)
+        if fault == "delay":
+            time.sleep(float(rule.get("seconds", 1)))
         status, headers, data = self._forward(body)
         if fault == "after":
             return self._drop()

@@ -213,6 +213,24 @@ impl Iam {
         }
     }
 
+    /// iam:GetGroup (all pages, 1,000 members a page): the names of the group's members. One read
+    /// confirms up to a thousand memberships, where iam:ListGroupsForUser confirms one.
+    pub async fn group_members(&self, group: &str) -> Result<Vec<String>, AwsError> {
+        let mut pages = self
+            .client
+            .get_group()
+            .group_name(group)
+            .max_items(1000)
+            .into_paginator()
+            .send();
+        let mut members = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("iam:GetGroup", e))?;
+            members.extend(page.users().iter().map(|u| u.user_name().to_string()));
+        }
+        Ok(members)
+    }
+
     /// iam:CreateGroup.
     pub async fn create_group(&self, group: &str) -> Result<(), AwsError> {
         self.client
@@ -504,6 +522,45 @@ impl Iam {
             secret: Secret::new(key.secret_access_key),
             created,
         })
+    }
+
+    /// iam:CreateAccessKey, one attempt: the SDK does not retry it, so the caller knows that a
+    /// refusal (`LimitExceeded`) belongs to the only attempt made, and can look for a key a failed
+    /// attempt created before its answer was lost before it tries again.
+    pub async fn create_access_key_once(&self, user: &str) -> Result<NewAccessKey, AwsError> {
+        let out = self
+            .client
+            .create_access_key()
+            .user_name(user)
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default()
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("iam:CreateAccessKey", e))?;
+        let key = out.access_key.ok_or_else(|| AwsError {
+            kind: ErrorKind::Other,
+            action: "iam:CreateAccessKey",
+            code: None,
+            message: "the response held no access key".into(),
+        })?;
+        let created = key.create_date.as_ref().map(to_utc).unwrap_or_else(Utc::now);
+        Ok(NewAccessKey {
+            id: key.access_key_id,
+            secret: Secret::new(key.secret_access_key),
+            created,
+        })
+    }
+
+    /// The attempts the client makes per call (its retry configuration).
+    pub fn max_attempts(&self) -> u32 {
+        self.client
+            .config()
+            .retry_config()
+            .map_or(3, |r| r.max_attempts())
+            .max(1)
     }
 
     /// iam:ListAccessKeys (all pages).

@@ -29,6 +29,7 @@ use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
+use crate::aws::ErrorKind;
 use crate::secret::Secret;
 
 /// What happens to the old key once the new credential is current.
@@ -804,6 +805,32 @@ pub async fn rotate_in_secret(
     }
     drop(pending_value);
 
+    // Just before promotion: the new key must still exist and be active. Another run (a `--finish`
+    // that saw the key before it was stored, a person) may have retired it; promoting it would leave
+    // AWSCURRENT on a credential that cannot log in.
+    match iam.list_access_keys(user).await {
+        Ok(keys)
+            if keys
+                .iter()
+                .any(|k| k.id == key_id && k.status == KeyStatus::Active) => {}
+        Ok(keys) => {
+            let what = if keys.iter().any(|k| k.id == key_id) {
+                "deactivated"
+            } else {
+                "deleted"
+            };
+            let cause = format!(
+                "the new key {key_id} was {what} by someone else (another sesctl run, such as a `--finish`, \
+                 or a person) before it was promoted, so AWSCURRENT was not moved to it"
+            );
+            return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
+        }
+        Err(e) => {
+            let cause = format!("checking the new key {key_id} before promoting it failed: {e}");
+            return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
+        }
+    }
+
     // finishSecret: AWSCURRENT moves to the new version; the old one becomes AWSPREVIOUS.
     if let Err(e) = secrets
         .move_stage(
@@ -1000,37 +1027,67 @@ async fn delete_inactive_first(
     Ok(())
 }
 
-/// iam:CreateAccessKey. When it fails, IAM may still have created a key whose secret never arrived (a
-/// lost answer): such a key is useless and only blocks the two-key limit, so it is deleted.
+/// iam:CreateAccessKey, attempt by attempt (the SDK retries nothing here). A failed attempt may still
+/// have created a key whose answer was lost: before the next attempt the keys are listed, and a key
+/// that was not there before this run is that attempt's (its secret never arrived), so it is deleted.
+/// A refusal (`LimitExceeded`, a denial, a bad request) created no key: nothing is deleted after it,
+/// and a key that appeared meanwhile is named as another run's (deleting it would cut off the
+/// credential that run is rolling out).
 async fn create_key(
     iam: &Iam,
     user: &str,
     known: &[String],
 ) -> anyhow::Result<crate::aws::iam::NewAccessKey> {
-    match iam.create_access_key(user).await {
-        Ok(k) => Ok(k),
-        Err(e) => {
-            let mut msg = format!("creating the new access key failed: {e}");
-            // A key that appeared while the call failed is taken to be one an earlier attempt of this
-            // call created before its answer was lost (its secret never arrived), and is deleted.
-            // Known limit: a concurrent rotate's new key, created in the same moment, looks the same.
-            if let Ok(keys) = iam.list_access_keys(user).await {
-                for stray in keys.iter().filter(|k| !known.contains(&k.id)) {
-                    match iam.delete_access_key(user, &stray.id).await {
-                        Ok(()) => msg.push_str(&format!(
-                            "; key {} that the failed call created anyway was deleted",
-                            stray.id
-                        )),
-                        Err(d) => msg.push_str(&format!(
-                            "; key {} that the failed call created anyway could not be deleted ({d}): delete it",
-                            stray.id
-                        )),
-                    }
+    let attempts = iam.max_attempts();
+    let mut pause = std::time::Duration::from_millis(200);
+    let mut notes = String::new();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let e = match iam.create_access_key_once(user).await {
+            Ok(k) => return Ok(k),
+            Err(e) => e,
+        };
+        let refused = matches!(
+            e.kind,
+            ErrorKind::LimitExceeded | ErrorKind::AccessDenied | ErrorKind::Invalid | ErrorKind::NotFound
+        );
+        if let Ok(keys) = iam.list_access_keys(user).await {
+            for other in keys.iter().filter(|k| !known.contains(&k.id)) {
+                if refused {
+                    notes.push_str(&format!(
+                        "; key {id} appeared on {user} while this run was creating one: another run's new \
+                         key, left as it is (do not run two rotations of one user at once)",
+                        id = other.id
+                    ));
+                    continue;
+                }
+                match iam.delete_access_key(user, &other.id).await {
+                    Ok(()) => notes.push_str(&format!(
+                        "; key {} that a failed attempt created anyway was deleted",
+                        other.id
+                    )),
+                    Err(d) => notes.push_str(&format!(
+                        "; key {id} that a failed attempt created anyway could not be deleted ({d}); its secret \
+                         was never delivered: delete it (aws iam delete-access-key --user-name {user} \
+                         --access-key-id {id})",
+                        id = other.id
+                    )),
                 }
             }
-            msg.push_str("; the old key and the secret are untouched");
-            Err(anyhow!(msg))
         }
+        let transient = matches!(
+            e.kind,
+            ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
+        );
+        if refused || !transient || attempt >= attempts {
+            return Err(anyhow!(
+                "creating the new access key failed: {e}{notes}; the old key and the secret are untouched"
+            ));
+        }
+        tracing::debug!("iam:CreateAccessKey attempt {attempt} failed ({e}); trying again");
+        tokio::time::sleep(pause).await;
+        pause *= 2;
     }
 }
 
@@ -1325,7 +1382,39 @@ impl fmt::Display for FinishReport {
 }
 
 /// Retires the keys of `plan` in turn. A failure stops there and says which keys were retired.
-pub async fn finish(iam: &Iam, plan: &FinishPlan) -> anyhow::Result<FinishReport> {
+pub async fn finish(
+    iam: &Iam,
+    secrets: &Secrets,
+    secret: &SecretState,
+    plan: &FinishPlan,
+) -> anyhow::Result<FinishReport> {
+    // The stages are read again just before anything is retired: a rotation that started since the
+    // plan was made (its new key stored as AWSPENDING, or already promoted) must not lose its key.
+    let now = inspect_secret(secrets, &secret.arn, &secret.region, &plan.user_name)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "reading secret {} again before retiring failed: {e:#}; nothing was retired",
+                plan.secret_name
+            )
+        })?;
+    let moved = now.current.access_key_id != plan.current_key.id;
+    let pending = now
+        .pending
+        .as_ref()
+        .map(|p| p.credential.access_key_id.clone())
+        .filter(|k| plan.retire.iter().any(|r| r.access_key_id == *k));
+    if moved || pending.is_some() {
+        anyhow::bail!(
+            "secret {} changed since the keys to retire were chosen ({}): another rotation is under way, so \
+             nothing was retired; run --finish again once it is done",
+            plan.secret_name,
+            match pending {
+                Some(k) => format!("key {k} is now stored as AWSPENDING"),
+                None => format!("AWSCURRENT now holds key {}", now.current.access_key_id),
+            }
+        );
+    }
     let mut retired: Vec<RetiredKey> = Vec::new();
     for k in &plan.retire {
         let key = AccessKey {

@@ -1,0 +1,266 @@
+//! Two sesctl runs on one user at once, made deterministic: one run's request is held by the fault
+//! proxy (`delay`) while the other runs to its end directly against moto. Whatever the interleaving,
+//! AWSCURRENT must keep an active key, and no run may delete or retire a key another run created.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
+
+const REGION: &str = "eu-west-1";
+
+struct World {
+    moto: Moto,
+    user: String,
+    secret: String,
+}
+
+fn world(test: &str) -> World {
+    let moto = Moto::dedicated();
+    let p = prefix(test);
+    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+    Sesctl::at(&moto.url)
+        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+        .run()
+        .assert_ok();
+    World { moto, user, secret }
+}
+
+impl World {
+    fn keys(&self) -> Vec<(String, String)> {
+        let out = block_on(
+            support::iam(&self.moto.url)
+                .list_access_keys()
+                .user_name(&self.user)
+                .send(),
+        )
+        .unwrap();
+        let mut keys: Vec<(String, String)> = out
+            .access_key_metadata()
+            .iter()
+            .map(|k| {
+                (
+                    k.access_key_id().unwrap_or_default().to_string(),
+                    k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn current_key(&self) -> String {
+        let out = block_on(
+            support::secretsmanager(&self.moto.url, REGION)
+                .get_secret_value()
+                .secret_id(&self.secret)
+                .version_stage("AWSCURRENT")
+                .send(),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
+        v["access_key_id"].as_str().unwrap().to_string()
+    }
+
+    fn has_pending(&self) -> bool {
+        let out = block_on(
+            support::secretsmanager(&self.moto.url, REGION)
+                .describe_secret()
+                .secret_id(&self.secret)
+                .send(),
+        )
+        .unwrap();
+        out.version_ids_to_stages().is_some_and(|m| {
+            m.values()
+                .any(|s| s.iter().any(|x| x == "AWSPENDING") && !s.iter().any(|x| x == "AWSCURRENT"))
+        })
+    }
+
+    /// The invariant: AWSCURRENT names a key that exists and is active.
+    fn assert_current_is_active(&self) {
+        let current = self.current_key();
+        let keys = self.keys();
+        assert!(
+            keys.iter()
+                .any(|(id, status)| *id == current && status == "Active"),
+            "AWSCURRENT holds {current}, keys are {keys:?}"
+        );
+    }
+}
+
+/// Waits until the proxy has seen (and is holding) a request for `action`.
+fn wait_for(proxy: &FaultProxy, action: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !proxy.actions().iter().any(|a| a == action) {
+        assert!(Instant::now() < deadline, "the run never reached {action}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(child: std::process::Child) -> support::Run {
+    let out = child.wait_with_output().unwrap();
+    support::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_loser_of_two_rotations_never_deletes_the_winners_new_key() {
+    // B (to the secret, or to a CSV file) is held at CreateAccessKey; A rotates meanwhile and wins.
+    // B's CreateAccessKey then meets the two-key limit: before, its clean-up deleted A's new key.
+    for delivery in ["secret", "csv"] {
+        let w = world(&format!("race{delivery}"));
+        let original = w.current_key();
+        let proxy = FaultProxy::start(&w.moto);
+        proxy.set_rules(json!([{"action": "CreateAccessKey", "fault": "delay", "seconds": 4}]));
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("b.csv");
+        let mut b_args = vec![
+            "rotate".to_string(),
+            w.user.clone(),
+            "--region".into(),
+            REGION.into(),
+        ];
+        match delivery {
+            "secret" => b_args.extend(["--secret-name".into(), w.secret.clone()]),
+            _ => b_args.extend(["--csv".into(), csv.display().to_string()]),
+        }
+        let b = Sesctl::at(&proxy.url).args(&b_args).spawn();
+        wait_for(&proxy, "CreateAccessKey");
+
+        let a = Sesctl::at(&w.moto.url)
+            .args(["rotate", &w.user, "--secret-name", &w.secret, "--region", REGION])
+            .run();
+        a.assert_ok();
+        let winner = w.current_key();
+        assert_ne!(winner, original);
+
+        let b = finish(b);
+        assert_eq!(b.code, 1, "{delivery}: {}", b.all_output());
+        assert!(
+            b.stderr.contains(&format!("key {winner} appeared")) && b.stderr.contains("left as it is"),
+            "{delivery}: B names the winner's key and leaves it: {}",
+            b.stderr
+        );
+        assert!(b.stderr.contains("untouched"), "{}", b.stderr);
+        w.assert_current_is_active();
+        assert_eq!(w.current_key(), winner);
+        assert!(!csv.exists(), "B delivered nothing");
+        assert_eq!(
+            w.keys(),
+            {
+                let mut k = vec![
+                    (original.clone(), "Inactive".to_string()),
+                    (winner.clone(), "Active".to_string()),
+                ];
+                k.sort();
+                k
+            },
+            "{delivery}"
+        );
+    }
+}
+
+#[test]
+fn finish_racing_a_rotation_never_leaves_awscurrent_without_an_active_key() {
+    // R is held at PutSecretValue: its new key exists but no stage names it yet. `--finish` sees that
+    // key as one to retire and deactivates it. R must notice before promoting, and roll back.
+    let w = world("racefinish");
+    let original = w.current_key();
+    let proxy = FaultProxy::start(&w.moto);
+    proxy.set_rules(json!([{"action": "PutSecretValue", "fault": "delay", "seconds": 4}]));
+    let r = Sesctl::at(&proxy.url)
+        .args(["rotate", &w.user, "--secret-name", &w.secret, "--region", REGION])
+        .spawn();
+    wait_for(&proxy, "PutSecretValue");
+
+    let fin = Sesctl::at(&w.moto.url)
+        .args([
+            "rotate",
+            &w.user,
+            "--secret-name",
+            &w.secret,
+            "--region",
+            REGION,
+            "--finish",
+        ])
+        .run();
+    fin.assert_ok();
+
+    let r = finish(r);
+    assert_eq!(r.code, 1, "{}", r.all_output());
+    assert!(
+        r.stderr.contains("was deactivated by someone else"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Rolled back"), "{}", r.stderr);
+    assert_eq!(w.current_key(), original, "AWSCURRENT was not moved");
+    w.assert_current_is_active();
+    assert!(!w.has_pending(), "the rolled-back version is not left pending");
+    assert_eq!(w.keys(), vec![(original, "Active".to_string())]);
+}
+
+#[test]
+fn finish_retires_nothing_when_a_rotation_is_stored_after_its_plan() {
+    // `--finish` is held at its first retirement; a rotation meanwhile stores and promotes a new key.
+    // The re-read before retiring sees AWSCURRENT moved and retires nothing.
+    let w = world("racefinish2");
+    // A kept old key gives --finish something to retire.
+    Sesctl::at(&w.moto.url)
+        .args([
+            "rotate",
+            &w.user,
+            "--secret-name",
+            &w.secret,
+            "--region",
+            REGION,
+            "--old-key",
+            "keep",
+        ])
+        .run()
+        .assert_ok();
+    let proxy = FaultProxy::start(&w.moto);
+    // Hold --finish after its plan (GetAccessKeyLastUsed is read while planning), at the re-read.
+    proxy.set_rules(json!([{"action": "DescribeSecret", "fault": "delay", "seconds": 4, "skip": 1}]));
+    let fin = Sesctl::at(&proxy.url)
+        .args([
+            "rotate",
+            &w.user,
+            "--secret-name",
+            &w.secret,
+            "--region",
+            REGION,
+            "--finish",
+        ])
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proxy.actions().iter().filter(|a| *a == "DescribeSecret").count() < 2 {
+        assert!(Instant::now() < deadline, "--finish never re-read the secret");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let a = Sesctl::at(&w.moto.url)
+        .args([
+            "rotate",
+            &w.user,
+            "--secret-name",
+            &w.secret,
+            "--region",
+            REGION,
+            "--old-key",
+            "keep",
+        ])
+        .run();
+    a.assert_ok();
+    let newest = w.current_key();
+    let before = w.keys();
+    let fin = finish(fin);
+    assert_eq!(fin.code, 1, "{}", fin.all_output());
+    assert!(fin.stderr.contains("nothing was retired"), "{}", fin.stderr);
+    assert!(fin.stderr.contains(&newest), "{}", fin.stderr);
+    assert_eq!(w.keys(), before, "no key was touched");
+    w.assert_current_is_active();
+}
