@@ -11,7 +11,9 @@ pub mod input;
 pub mod output;
 
 // The core's modules, under the names the CLI and its tests have always used.
-pub use sesctl_core::{aws, error, policy, regions, secret, smtp, smtp_password, validate, workflows};
+pub use sesctl_core::{
+    aws, error, interrupt, policy, regions, secret, smtp, smtp_password, validate, workflows,
+};
 
 /// `sesctl --version`: the crate version and the commit it was built from.
 pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SESCTL_COMMIT"), ")");

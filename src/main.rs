@@ -26,12 +26,68 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let graceful = changes_aws(&cli);
+    runtime.spawn(handle_signals(graceful));
     match runtime.block_on(sesctl::run(cli)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}", error::render(&err, verbose));
-            ExitCode::from(error::exit_code_for(&err))
+            match sesctl::interrupt::requested() {
+                // Interrupted and stopped: the shell's convention, 128 + the signal.
+                Some(signal) => ExitCode::from(128 + signal as u8),
+                None => ExitCode::from(error::exit_code_for(&err)),
+            }
+        }
+    }
+}
+
+/// Whether the command changes AWS state, so that an interruption must finish the call in flight and
+/// undo what the run did (other commands stop at once, as any program does).
+fn changes_aws(cli: &Cli) -> bool {
+    use sesctl::cli::Command;
+    !cli.global.dry_run
+        && matches!(
+            cli.command,
+            Command::Setup
+                | Command::CreateUser(_)
+                | Command::Rotate(_)
+                | Command::MigrateInlinePolicy(_)
+                | Command::DeleteUser(_)
+        )
+}
+
+/// SIGINT and SIGTERM. For a command that changes AWS state, the first one asks the run to stop: no
+/// new step starts, the call in flight finishes, and the run undoes what it did (or says what is
+/// left), then exits 130 or 143. A second signal, or any signal to another command, exits at once.
+async fn handle_signals(graceful: bool) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return;
+    };
+    let mut received = 0;
+    loop {
+        let signo = tokio::select! {
+            _ = int.recv() => libc::SIGINT,
+            _ = term.recv() => libc::SIGTERM,
+        };
+        received += 1;
+        if !graceful {
+            std::process::exit(128 + signo);
+        }
+        if received == 1 {
+            sesctl::interrupt::request(signo);
+            eprintln!(
+                "sesctl: interrupted: letting the call in flight finish, then undoing what this run did \
+                 (interrupt again to stop at once)"
+            );
+        } else {
+            eprintln!(
+                "sesctl: interrupted again: stopping at once; what this run made is not cleaned up \
+                 (`sesctl audit` finds it; docs/recovery.md says how to clean it)"
+            );
+            std::process::exit(128 + signo);
         }
     }
 }

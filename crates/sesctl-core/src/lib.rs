@@ -12,6 +12,7 @@
 
 pub mod aws;
 pub mod error;
+pub mod interrupt;
 pub mod policy;
 pub mod regions;
 pub mod rotation;

@@ -422,6 +422,15 @@ impl Sesctl {
         child
     }
 
+    /// Starts the process with its stdin left open (so a read or prompt waits).
+    pub fn spawn_open_stdin(mut self) -> Child {
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.cmd.spawn().expect("spawn sesctl")
+    }
+
     pub fn run(self) -> Run {
         let child = self.spawn();
         let out = child.wait_with_output().expect("wait for sesctl");

@@ -409,7 +409,9 @@ pub async fn wait_for_login(
             }
             Err(failure) => {
                 let now = Instant::now();
-                if failure.kind != FailureKind::Rejected || now >= until {
+                // An operator's interruption ends the wait: the caller undoes what it made.
+                let interrupted = crate::interrupt::requested().is_some();
+                if failure.kind != FailureKind::Rejected || now >= until || interrupted {
                     let mut failure = failure.scrub(password);
                     failure.attempts = attempts;
                     failure.elapsed_secs = started.elapsed().as_secs();

@@ -322,6 +322,9 @@ pub async fn execute(
     let name = request.user_name.as_str();
     let mut created = Created::default();
 
+    if let Err(i) = crate::interrupt::check() {
+        return Err(fail(&iam, &secrets, &request, created, "iam:CreateUser", i.to_string()).await);
+    }
     let run_token = uuid::Uuid::new_v4().to_string();
     let mut tags = request.tags.clone();
     tags.push((TAG_CREATE_RUN.to_string(), run_token.clone()));
@@ -362,6 +365,10 @@ pub async fn execute(
         }
     };
 
+    if let Err(i) = crate::interrupt::check() {
+        let step = "adding the user to the group and creating its access key".to_string();
+        return Err(fail_owned(&iam, &secrets, &request, created, step, i.to_string()).await);
+    }
     created.membership_sent = true;
     let (membership, key) = tokio::join!(iam.add_user_to_group(GROUP, name), iam.create_access_key(name));
     created.membership = membership.is_ok();
@@ -400,6 +407,13 @@ pub async fn execute(
         None => None,
     };
 
+    if let Err(i) = crate::interrupt::check() {
+        let step = format!(
+            "delivering the credential to {}",
+            request.sink.describe(&request.region)
+        );
+        return Err(fail_owned(&iam, &secrets, &request, created, step, i.to_string()).await);
+    }
     let request_token = uuid::Uuid::new_v4().to_string();
     let deliver = async {
         match &request.sink {

@@ -741,6 +741,7 @@ pub async fn rotate_in_secret(
     report.secret_name = Some(target.name.clone());
     report.secret_arn = Some(target.arn.clone());
 
+    interrupted_before_any_change()?;
     delete_inactive_first(iam, plan, &mut report).await?;
     if let Some(stale) = &plan.clear_pending {
         secrets
@@ -771,6 +772,7 @@ pub async fn rotate_in_secret(
             (access_key_id.clone(), version_id.clone(), value)
         }
         NewKey::Create => {
+            interrupted_before_any_change()?;
             let key = create_key(iam, user, &plan.keys_before).await?;
             let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
             drop(key.secret);
@@ -804,6 +806,11 @@ pub async fn rotate_in_secret(
         }
     }
     drop(pending_value);
+
+    if let Err(i) = crate::interrupt::check() {
+        let cause = format!("{i} before the new credential was promoted");
+        return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
+    }
 
     // Just before promotion: the new key must still exist and be active. Another run (a `--finish`
     // that saw the key before it was stored, a person) may have retired it; promoting it would leave
@@ -916,7 +923,9 @@ pub async fn rotate_and_deliver(
 ) -> anyhow::Result<RotateReport> {
     let user = plan.user_name.as_str();
     let mut report = RotateReport::new(plan);
+    interrupted_before_any_change()?;
     delete_inactive_first(iam, plan, &mut report).await?;
+    interrupted_before_any_change()?;
     let key = create_key(iam, user, &plan.keys_before).await?;
     let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
     drop(key.secret);
@@ -934,6 +943,10 @@ pub async fn rotate_and_deliver(
             let cause = format!("the new credential did not pass --verify: {e:#}");
             return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
         }
+    }
+    if let Err(i) = crate::interrupt::check() {
+        let cause = format!("{i} before the new credential was delivered");
+        return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
     }
     match deliver(&credential) {
         Ok(to) => report.delivered_to = Some(to),
@@ -966,6 +979,12 @@ pub async fn rotate_and_deliver(
         );
     }
     Ok(report)
+}
+
+/// Stops a rotation that was interrupted before it changed anything.
+fn interrupted_before_any_change() -> anyhow::Result<()> {
+    crate::interrupt::check()
+        .map_err(|i| anyhow!("{i} before the rotation changed anything; nothing was changed"))
 }
 
 /// Deletes a new key whose credential was never handed over (a failed delivery or `--verify`), and
@@ -1107,14 +1126,42 @@ async fn roll_back(
         return anyhow!(cause);
     };
     if let Err(e) = iam.delete_access_key(user, key_id).await {
-        return anyhow!(
-            "{cause}. Deleting the new key {key_id} failed too ({e}), so it stays, stored as AWSPENDING in \
-             {}{}: nothing is lost, AWSCURRENT and the old key are as they were. Re-run `sesctl rotate {user} \
-             --secret-name {}` to finish the rotation, or delete the key",
-            target.name,
-            version_id.map(|v| format!(" (version {v})")).unwrap_or_default(),
-            target.name
-        );
+        // Say only what is true: the key's secret is safe only if the pending version was stored.
+        let stored = match version_id {
+            Some(v) => match secrets.describe(&target.arn).await {
+                Ok(Some(info)) => Some(
+                    info.versions
+                        .get(v)
+                        .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)),
+                ),
+                _ => None,
+            },
+            None => Some(false),
+        };
+        let delete = format!("aws iam delete-access-key --user-name {user} --access-key-id {key_id}");
+        return match stored {
+            Some(true) => anyhow!(
+                "{cause}. Deleting the new key {key_id} failed too ({e}), so it stays, stored as AWSPENDING in \
+                 {}{}: nothing is lost, AWSCURRENT and the old key are as they were. Re-run `sesctl rotate \
+                 {user} --secret-name {}` to finish the rotation, or delete the key ({delete})",
+                target.name,
+                version_id.map(|v| format!(" (version {v})")).unwrap_or_default(),
+                target.name
+            ),
+            Some(false) => anyhow!(
+                "{cause}. Deleting the new key {key_id} failed too ({e}): it stays active, but its secret was \
+                 never stored, so it can never be used. AWSCURRENT and the old key are as they were. Delete \
+                 it: {delete}"
+            ),
+            None => anyhow!(
+                "{cause}. Deleting the new key {key_id} failed too ({e}), and whether its secret was stored \
+                 could not be read. AWSCURRENT and the old key are as they were. Once the secret can be read: \
+                 if a version of {} is staged AWSPENDING with key {key_id}, re-run `sesctl rotate {user} \
+                 --secret-name {}` to finish; otherwise delete the key: {delete}",
+                target.name,
+                target.name
+            ),
+        };
     }
     let mut label = String::new();
     if let Some(v) = version_id {

@@ -1,0 +1,168 @@
+//! Ctrl-C and SIGTERM sent at a chosen call (held by the fault proxy's `delay`): the call in flight
+//! finishes, no new step starts, what the run made is undone, and the exit code is 128 + the signal.
+//! A second signal stops at once and says so.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{self, block_on, prefix, FaultProxy, Moto, Run, Sesctl};
+
+const REGION: &str = "eu-west-1";
+
+fn wait_for(proxy: &FaultProxy, action: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !proxy.actions().iter().any(|a| a == action) {
+        assert!(Instant::now() < deadline, "the run never reached {action}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, signo: i32) {
+    // SAFETY: kill(2) on a child process we own; no memory is involved.
+    let rc = unsafe { libc::kill(child.id() as i32, signo) };
+    assert_eq!(rc, 0, "kill");
+}
+
+fn wait(child: Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn user_exists(url: &str, user: &str) -> bool {
+    block_on(support::iam(url).get_user().user_name(user).send()).is_ok()
+}
+
+fn access_keys(url: &str, user: &str) -> Vec<(String, String)> {
+    let out = block_on(support::iam(url).list_access_keys().user_name(user).send()).unwrap();
+    out.access_key_metadata()
+        .iter()
+        .map(|k| {
+            (
+                k.access_key_id().unwrap_or_default().to_string(),
+                k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn create_user_interrupted_during_create_access_key_removes_everything_it_made() {
+    for (signo, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let moto = Moto::dedicated();
+        let proxy = FaultProxy::start(&moto);
+        proxy.set_rules(json!([{"action": "CreateAccessKey", "fault": "delay", "seconds": 2}]));
+        let p = prefix("intcreate");
+        let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+        let child = Sesctl::at(&proxy.url)
+            .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+            .spawn();
+        wait_for(&proxy, "CreateAccessKey");
+        signal(&child, signo);
+        let run = wait(child);
+        assert_eq!(run.code, code, "{}", run.all_output());
+        assert!(
+            run.stderr.contains("letting the call in flight finish"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("interrupted (SIG"), "{}", run.stderr);
+        // The key the held call created was deleted, and the user with it: nothing is left.
+        assert!(!user_exists(&moto.url, &user), "{}", run.stderr);
+        let actions = proxy.actions();
+        assert!(actions.iter().any(|a| a == "DeleteAccessKey"), "{actions:?}");
+        assert!(
+            !actions.iter().any(|a| a == "CreateSecret"),
+            "no new step started: {actions:?}"
+        );
+        // Re-running is clean: the name is free.
+        Sesctl::at(&moto.url)
+            .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+            .run()
+            .assert_ok();
+    }
+}
+
+#[test]
+fn rotate_interrupted_while_storing_rolls_back_and_keeps_the_current_credential() {
+    let moto = Moto::dedicated();
+    let p = prefix("introtate");
+    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+    Sesctl::at(&moto.url)
+        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+        .run()
+        .assert_ok();
+    let before = access_keys(&moto.url, &user);
+    let proxy = FaultProxy::start(&moto);
+    proxy.set_rules(json!([{"action": "PutSecretValue", "fault": "delay", "seconds": 2}]));
+    let child = Sesctl::at(&proxy.url)
+        .args(["rotate", &user, "--secret-name", &secret, "--region", REGION])
+        .spawn();
+    wait_for(&proxy, "PutSecretValue");
+    signal(&child, libc::SIGINT);
+    let run = wait(child);
+    assert_eq!(run.code, 130, "{}", run.all_output());
+    assert!(run.stderr.contains("Rolled back"), "{}", run.stderr);
+    assert_eq!(
+        access_keys(&moto.url, &user),
+        before,
+        "the new key was deleted, the old one untouched"
+    );
+    let actions = proxy.actions();
+    assert!(
+        !actions.iter().any(|a| a == "UpdateAccessKey"),
+        "the old key was never touched: {actions:?}"
+    );
+}
+
+#[test]
+fn a_second_signal_stops_at_once_and_says_so() {
+    let moto = Moto::dedicated();
+    let proxy = FaultProxy::start(&moto);
+    proxy.set_rules(json!([{"action": "CreateAccessKey", "fault": "delay", "seconds": 20}]));
+    let p = prefix("inttwice");
+    let user = format!("{p}-user");
+    let child = Sesctl::at(&proxy.url)
+        .args([
+            "create-user",
+            &user,
+            "--region",
+            REGION,
+            "--secret-name",
+            &format!("smtp/{p}"),
+        ])
+        .spawn();
+    wait_for(&proxy, "CreateAccessKey");
+    let started = Instant::now();
+    signal(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGINT);
+    let run = wait(child);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it did not wait for the held call"
+    );
+    assert_eq!(run.code, 130, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("interrupted again: stopping at once"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn commands_that_change_nothing_stop_at_once() {
+    // `derive` waiting on its hidden prompt's stdin: the first Ctrl-C ends it, as in any program.
+    let child = Sesctl::offline()
+        .args(["derive", "--region", "us-east-1"])
+        .spawn_open_stdin();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGINT);
+    let run = wait(child);
+    assert_eq!(run.code, 130, "{}", run.all_output());
+}
