@@ -22,7 +22,47 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
         }),
     };
     let iam = aws.iam();
+    let secrets = secrets_region.as_deref().map(|r| aws.secrets(r));
     let Some(state) = delete_user::inspect(&iam, &args.user_name).await? else {
+        // An earlier run may have stopped after iam:DeleteUser: the secret is what is left.
+        if let (Some(name), Some(client), Some(region)) = (&args.secret_name, &secrets, &secrets_region) {
+            let secret = delete_user::inspect_secret(
+                client,
+                name,
+                region,
+                &args.user_name,
+                &[],
+                args.recovery_window_days,
+                args.force,
+            )
+            .await?;
+            if ctx.global.dry_run {
+                let mut plan = crate::workflows::Plan::new("delete-user");
+                if !secret.already_scheduled {
+                    plan.call(
+                        "secretsmanager:DeleteSecret",
+                        format!("{name} (recovery window {} days)", secret.recovery_window_days),
+                    );
+                }
+                plan.note(format!(
+                    "there is no IAM user named {} (already deleted)",
+                    args.user_name
+                ));
+                ctx.printer.result(&plan)?;
+                return Ok(Outcome::Done);
+            }
+            if !secret.already_scheduled
+                && !ctx.confirm(&format!(
+                    "IAM user {} is already deleted. Schedule secret {name} for deletion?",
+                    args.user_name
+                ))?
+            {
+                anyhow::bail!("deletion of secret {name} was not confirmed; nothing was changed");
+            }
+            let report = delete_user::delete_secret_only(client, &args.user_name, &secret).await?;
+            ctx.printer.result(&report)?;
+            return Ok(Outcome::Done);
+        }
         anyhow::bail!(
             "there is no IAM user named {}; nothing was deleted",
             args.user_name
@@ -35,7 +75,7 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
             args.user_name
         )));
     }
-    let secrets = secrets_region.as_deref().map(|r| aws.secrets(r));
+    let user_keys: Vec<String> = state.access_keys.iter().map(|k| k.id.clone()).collect();
     let secret = match (&args.secret_name, &secrets, &secrets_region) {
         (Some(name), Some(client), Some(region)) => Some(
             delete_user::inspect_secret(
@@ -43,6 +83,7 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
                 name,
                 region,
                 &args.user_name,
+                &user_keys,
                 args.recovery_window_days,
                 args.force,
             )

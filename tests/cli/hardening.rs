@@ -80,3 +80,112 @@ fn a_rollback_that_cannot_delete_an_unstored_key_says_its_secret_was_never_store
         .run()
         .assert_ok();
 }
+
+fn user_exists(url: &str, user: &str) -> bool {
+    block_on(support::iam(url).get_user().user_name(user).send()).is_ok()
+}
+
+fn scheduled_for_deletion(url: &str, secret: &str) -> bool {
+    block_on(
+        support::secretsmanager(url, REGION)
+            .describe_secret()
+            .secret_id(secret)
+            .send(),
+    )
+    .unwrap()
+    .deleted_date()
+    .is_some()
+}
+
+#[test]
+fn delete_user_stopped_at_the_secret_continues_when_run_again() {
+    let moto = Moto::dedicated();
+    let (user, secret) = user_with_secret(&moto, "delresume");
+    let proxy = FaultProxy::start(&moto);
+    proxy.set_rules(json!([{"action": "DeleteSecret", "fault": "error"}]));
+    let args = [
+        "delete-user",
+        &user,
+        "--secret-name",
+        &secret,
+        "--region",
+        REGION,
+        "--yes",
+    ];
+    let run = Sesctl::at(&proxy.url).args(args).run();
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("run the same command again"),
+        "{}",
+        run.stderr
+    );
+    assert!(!user_exists(&moto.url, &user));
+    assert!(!scheduled_for_deletion(&moto.url, &secret));
+
+    let run = Sesctl::at(&moto.url).args(args).run();
+    run.assert_ok();
+    assert!(run.stdout.contains("already deleted"), "{}", run.stdout);
+    assert!(scheduled_for_deletion(&moto.url, &secret));
+    // And once more: nothing left to do, still not an error.
+    Sesctl::at(&moto.url).args(args).run().assert_ok();
+}
+
+#[test]
+fn delete_user_refuses_a_secret_that_is_not_the_users_credential() {
+    let moto = Moto::dedicated();
+    let (user, _) = user_with_secret(&moto, "delforeign");
+    let key = block_on(support::iam(&moto.url).list_access_keys().user_name(&user).send())
+        .unwrap()
+        .access_key_metadata()[0]
+        .access_key_id()
+        .unwrap()
+        .to_string();
+    let sm = support::secretsmanager(&moto.url, REGION);
+    let p = prefix("delforeign");
+    let cases = [
+        (format!("{p}/plain"), "just some text".to_string(), false),
+        (format!("{p}/other-json"), json!({"db": "x"}).to_string(), false),
+        (
+            format!("{p}/other-key"),
+            json!({"username": "AKIAOTHEROTHEROTHER1", "password": "x"}).to_string(),
+            false,
+        ),
+        // Another tool's shapes, holding this user's key: recognised.
+        (
+            format!("{p}/pepperize"),
+            json!({"username": key, "password": "x"}).to_string(),
+            true,
+        ),
+        (format!("{p}/samples"), format!("{key}:not-a-real-password"), true),
+    ];
+    for (name, value, _) in &cases {
+        block_on(sm.create_secret().name(name).secret_string(value).send()).unwrap();
+    }
+    for (name, _, recognised) in &cases {
+        let run = Sesctl::at(&moto.url)
+            .args([
+                "delete-user",
+                &user,
+                "--secret-name",
+                name,
+                "--region",
+                REGION,
+                "--yes",
+                "--dry-run",
+            ])
+            .run();
+        if *recognised {
+            run.assert_ok();
+        } else {
+            run.assert_code(2);
+            assert!(
+                run.stderr.contains("not recognisably the SMTP credential"),
+                "{name}: {}",
+                run.stderr
+            );
+            assert!(run.stderr.contains("--force"), "{}", run.stderr);
+            assert!(!run.stderr.contains("not-a-real-password") && !run.stderr.contains("just some text"));
+        }
+    }
+    assert!(user_exists(&moto.url, &user));
+}

@@ -262,6 +262,7 @@ pub async fn inspect_secret(
     name: &str,
     region: &str,
     user: &str,
+    user_keys: &[String],
     recovery_window_days: i64,
     force: bool,
 ) -> anyhow::Result<SecretTarget> {
@@ -279,22 +280,109 @@ pub async fn inspect_secret(
     if target.already_scheduled || force {
         return Ok(target);
     }
-    if let Some(value) = secrets.get_value(name, STAGE_CURRENT).await? {
-        let owner = serde_json::from_str::<serde_json::Value>(value.value.expose())
-            .ok()
-            .and_then(|v| {
-                v.get("iam_user_name")
-                    .and_then(|u| u.as_str())
-                    .map(str::to_string)
+    let tagged = info
+        .tags
+        .iter()
+        .any(|(k, v)| k == super::deliver::TAG_IAM_USER && v == user);
+    let value = secrets.get_value(name, STAGE_CURRENT).await?;
+    match recognise(value.as_ref().map(|v| &v.value), user, user_keys) {
+        Recognised::Owner(o) if o != user => anyhow::bail!(crate::error::UsageError(format!(
+            "secret {name} holds the credential of IAM user {o}, not {user}; pass --force to schedule its \
+             deletion anyway (nothing was deleted)"
+        ))),
+        Recognised::Owner(_) | Recognised::UsersKey => Ok(target),
+        Recognised::No(what) if !tagged => anyhow::bail!(crate::error::UsageError(format!(
+            "secret {name} is not recognisably the SMTP credential of {user}: {what}; pass --force to \
+             schedule its deletion anyway (nothing was deleted)"
+        ))),
+        Recognised::No(_) => Ok(target),
+    }
+}
+
+/// What a secret's current value says about whose credential it is.
+enum Recognised {
+    /// sesctl's format, naming this IAM user.
+    Owner(String),
+    /// Another tool's shape (`{"username", …}`, `{"SMTP_USERNAME", …}`, `AKID:password`) holding one
+    /// of the user's access key ids.
+    UsersKey,
+    /// Nothing that ties it to the user; the text says what it is (never the value).
+    No(&'static str),
+}
+
+fn recognise(value: Option<&crate::secret::Secret>, _user: &str, user_keys: &[String]) -> Recognised {
+    let Some(value) = value else {
+        return Recognised::No("it has no string value (a binary secret, or no AWSCURRENT version)");
+    };
+    let text = value.expose();
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(doc)) => {
+            if let Some(owner) = doc.get("iam_user_name").and_then(|u| u.as_str()) {
+                return Recognised::Owner(owner.to_string());
+            }
+            let key = ["access_key_id", "username", "SMTP_USERNAME", "smtp_username"]
+                .iter()
+                .find_map(|f| doc.get(*f).and_then(|v| v.as_str()));
+            match key {
+                Some(k) if user_keys.iter().any(|u| u == k) => Recognised::UsersKey,
+                Some(_) => {
+                    Recognised::No("a JSON object whose SMTP user name is none of the user's access keys")
+                }
+                None => Recognised::No("a JSON object without an IAM user name or an SMTP user name"),
+            }
+        }
+        Ok(_) => Recognised::No("a JSON value that is not an object"),
+        Err(_) => match text.split_once(':') {
+            Some((k, _)) if user_keys.iter().any(|u| u == k) => Recognised::UsersKey,
+            _ => Recognised::No("a plain string that holds none of the user's access key ids"),
+        },
+    }
+}
+
+/// Schedules the deletion of a secret whose IAM user is already gone (a `delete-user` that stopped
+/// after iam:DeleteUser, run again).
+pub async fn delete_secret_only(
+    secrets: &Secrets,
+    user: &str,
+    secret: &SecretTarget,
+) -> Result<DeleteReport, DeleteFailed> {
+    let step = Step::ScheduleSecretDeletion {
+        name: secret.name.clone(),
+        days: secret.recovery_window_days,
+    };
+    let mut notes = vec![format!(
+        "IAM user {user} was already deleted (an earlier run got that far)"
+    )];
+    if secret.already_scheduled {
+        notes.push(format!(
+            "secret {} was already scheduled for deletion",
+            secret.name
+        ));
+    } else if let Err(error) = secrets
+        .delete(&secret.name, Some(secret.recovery_window_days))
+        .await
+    {
+        if !error.is(ErrorKind::NotFound) {
+            return Err(DeleteFailed {
+                user: user.to_string(),
+                done: Vec::new(),
+                failed: step.call(user),
+                error,
+                hint: None,
             });
-        if let Some(owner) = owner.filter(|o| o != user) {
-            anyhow::bail!(crate::error::UsageError(format!(
-                "secret {name} holds the credential of IAM user {owner}, not {user}; \
-                 pass --force to schedule its deletion anyway (nothing was deleted)"
-            )));
         }
     }
-    Ok(target)
+    Ok(DeleteReport {
+        user_name: user.to_string(),
+        deleted: true,
+        done: if secret.already_scheduled {
+            Vec::new()
+        } else {
+            vec![step.call(user)]
+        },
+        secret: Some(format!("{} ({})", secret.name, secret.region)),
+        notes,
+    })
 }
 
 /// What `delete-user` did.
@@ -389,6 +477,20 @@ pub async fn execute(
     let user = state.user.name.as_str();
     let mut done = Vec::new();
     for step in state.steps(secret) {
+        if let Err(i) = crate::interrupt::check() {
+            return Err(DeleteFailed {
+                user: user.to_string(),
+                done,
+                failed: step.call(user),
+                error: AwsError {
+                    kind: ErrorKind::Other,
+                    action: "sesctl",
+                    code: Some("Interrupted".into()),
+                    message: format!("{i} before this step"),
+                },
+                hint: None,
+            });
+        }
         match run_step(iam, secrets, user, &step).await {
             Ok(()) => done.push(step.call(user)),
             Err(e) if e.is(ErrorKind::NotFound) => done.push(step.call(user)),
