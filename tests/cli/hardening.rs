@@ -189,3 +189,80 @@ fn delete_user_refuses_a_secret_that_is_not_the_users_credential() {
     }
     assert!(user_exists(&moto.url, &user));
 }
+
+#[test]
+fn csv_paths_are_checked_before_any_change_and_force_replaces_only_regular_files() {
+    let moto = Moto::dedicated();
+    let dir = tempfile::tempdir().unwrap();
+    let create = |user: &str, csv: &str, force: bool| {
+        let mut args = vec!["create-user", user, "--region", REGION, "--csv", csv];
+        if force {
+            args.push("--force");
+        }
+        Sesctl::at(&moto.url).args(args).run()
+    };
+    let regular = dir.path().join("target.csv");
+    std::fs::write(&regular, "old").unwrap();
+    let link_to_regular = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&regular, &link_to_regular).unwrap();
+    let bad = [
+        (
+            format!("{}/", dir.path().join("sub").display()),
+            false,
+            "ends with '/'",
+        ),
+        (
+            "/proc/sesctl-test.csv".to_string(),
+            false,
+            "does not take a new file",
+        ),
+        (link_to_regular.display().to_string(), true, "a symbolic link"),
+        (dir.path().display().to_string(), true, "is a directory"),
+    ];
+    for (i, (path, force, says)) in bad.iter().enumerate() {
+        let user = format!("{}-{i}", prefix("csvbad"));
+        let run = create(&user, path, *force);
+        run.assert_code(2);
+        assert!(run.stderr.contains(says), "{path}: {}", run.stderr);
+        assert!(
+            !user_exists(&moto.url, &user),
+            "{path}: refused before any change"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&regular).unwrap(), "old");
+    assert!(std::fs::symlink_metadata(&link_to_regular)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // A link to a character device is written through, and stays a link.
+    let null_link = dir.path().join("null.csv");
+    std::os::unix::fs::symlink("/dev/null", &null_link).unwrap();
+    create(&prefix("csvnull"), null_link.to_str().unwrap(), true).assert_ok();
+    assert_eq!(
+        std::fs::read_link(&null_link).unwrap(),
+        std::path::Path::new("/dev/null")
+    );
+
+    // /dev/stdout (here a pipe): the CSV arrives on stdout; nothing is replaced.
+    let run = create(&prefix("csvstdout"), "/dev/stdout", true);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("IAM User Name,Smtp Username,Smtp Password"),
+        "{}",
+        run.stdout
+    );
+    assert!(std::fs::symlink_metadata("/dev/stdout")
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // A regular file is replaced with a 0600 file.
+    create(&prefix("csvreplace"), regular.to_str().unwrap(), true).assert_ok();
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&regular).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&regular)
+        .unwrap()
+        .starts_with("IAM User Name"));
+}

@@ -201,6 +201,12 @@ impl std::fmt::Display for Delivered {
 /// Checks, before any AWS change, that `--csv PATH` can be written: its directory exists, and the file
 /// does not exist unless `force` (exit 2 otherwise).
 pub fn check_csv_path(path: &Path, force: bool) -> anyhow::Result<()> {
+    if path.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(usage(format!(
+            "--csv {} ends with '/': give a file name",
+            path.display()
+        )));
+    }
     let dir = parent_dir(path);
     if !dir.is_dir() {
         return Err(usage(format!(
@@ -209,17 +215,89 @@ pub fn check_csv_path(path: &Path, force: bool) -> anyhow::Result<()> {
             dir.display()
         )));
     }
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Err(usage(format!(
+    let target = match std::fs::symlink_metadata(path) {
+        Err(_) => CsvTarget::New,
+        Ok(_) if path.is_dir() => {
+            return Err(usage(format!(
+                "--csv {} is a directory; give a file name",
+                path.display()
+            )))
+        }
+        Ok(_) if !force => {
+            return Err(usage(format!(
+                "{} already exists; choose another --csv path, or pass --force to replace it",
+                path.display()
+            )))
+        }
+        Ok(_) => csv_target(path)?,
+    };
+    if matches!(target, CsvTarget::New | CsvTarget::Replace) {
+        // The file is created beside its final name: prove now, before any AWS change, that the
+        // directory takes a new file (permissions, a read-only file system, a full disk).
+        let probe = dir.join(format!(".sesctl-probe.{}", uuid::Uuid::new_v4().simple()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+            }
+            Err(e) => {
+                return Err(usage(format!(
+                    "cannot write {}: the directory {} does not take a new file ({e})",
+                    path.display(),
+                    dir.display()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `--csv PATH --force` does with a path that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsvTarget {
+    /// Nothing there: a new 0600 file.
+    New,
+    /// A regular file: replaced by a new 0600 file (written beside it, then renamed over it).
+    Replace,
+    /// A character device or a FIFO (`/dev/stdout`, a pipe), directly or through a link: written
+    /// to, never replaced.
+    WriteThrough,
+}
+
+/// Decides how an existing `--csv` path is written with `--force`: only a regular file is ever
+/// replaced; a directory, or a link to a regular file (replacing would turn the link into a file,
+/// and writing through would leave the target's mode), is refused.
+fn csv_target(path: &Path) -> anyhow::Result<CsvTarget> {
+    use std::os::unix::fs::FileTypeExt;
+    let own = std::fs::symlink_metadata(path)?;
+    if own.file_type().is_file() {
+        return Ok(CsvTarget::Replace);
+    }
+    let followed = std::fs::metadata(path)
+        .map_err(|e| usage(format!("--csv {}: cannot follow it ({e})", path.display())))?;
+    let kind = followed.file_type();
+    if kind.is_char_device() || kind.is_fifo() {
+        return Ok(CsvTarget::WriteThrough);
+    }
+    if kind.is_dir() {
+        return Err(usage(format!(
             "--csv {} is a directory; give a file name",
             path.display()
-        ))),
-        Ok(_) if !force => Err(usage(format!(
-            "{} already exists; choose another --csv path, or pass --force to replace it",
-            path.display()
-        ))),
-        _ => Ok(()),
+        )));
     }
+    Err(usage(format!(
+        "--csv {} is {}; --force replaces only a regular file (give the file's own path, or leave out \
+         --csv to print the CSV on stdout)",
+        path.display(),
+        if own.file_type().is_symlink() {
+            "a symbolic link"
+        } else {
+            "neither a regular file, a device nor a pipe"
+        }
+    )))
 }
 
 /// Checks, before any AWS change, that no secret called `name` exists (one scheduled for deletion
@@ -276,6 +354,16 @@ pub fn write_csv_file(path: &Path, force: bool, credential: &SmtpCredential) -> 
                 anyhow::Error::new(e).context(format!("could not write {}", path.display()))
             }
         });
+    }
+    if std::fs::symlink_metadata(path).is_ok() && csv_target(path)? == CsvTarget::WriteThrough {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("could not open {}", path.display()))?;
+        out.write_all(&csv)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("could not write {}", path.display()))?;
+        return Ok(());
     }
     let name = path
         .file_name()
