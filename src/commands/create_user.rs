@@ -46,7 +46,7 @@ pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome
                 path.display()
             ));
         }
-        ctx.printer.result(&report)?;
+        return super::report_done(ctx, &report);
     }
     Ok(Outcome::Done)
 }

@@ -210,3 +210,22 @@ pub fn smtp_endpoint(args: &crate::cli::SmtpArgs, region: &str) -> anyhow::Resul
     })?;
     Ok(endpoint.with_notice(std::sync::Arc::new(|line: &str| eprintln!("sesctl: {line}"))))
 }
+
+/// Prints the report of work that is done. If stdout cannot take it (full, closed, gone), the work
+/// still stands: a warning on stderr says so and the command exits 0, so that a script that retries
+/// on failure does not do the work twice.
+pub fn report_done<T: serde::Serialize + std::fmt::Display>(
+    ctx: &Context,
+    report: &T,
+) -> anyhow::Result<Outcome> {
+    if let Err(e) = ctx.printer.result(report) {
+        if !crate::error::is_broken_pipe(&e) {
+            eprintln!(
+                "sesctl: warning: the work is done, but its report could not be written to stdout ({}); \
+                 do not run the command again for this",
+                crate::error::escape_controls(&e.to_string())
+            );
+        }
+    }
+    Ok(Outcome::Done)
+}

@@ -85,8 +85,7 @@ async fn in_secret(
             return Ok(Outcome::Done);
         }
         let report = workflow::finish(&iam, &secrets, &secret, &plan).await?;
-        ctx.printer.result(&report)?;
-        return Ok(Outcome::Done);
+        return super::report_done(ctx, &report);
     }
 
     let region = match (&flag_region, &secret.current.region) {
@@ -156,8 +155,7 @@ async fn in_secret(
     if let Some(m) = moved {
         report.warnings.push(m);
     }
-    ctx.printer.result(&report)?;
-    Ok(Outcome::Done)
+    super::report_done(ctx, &report)
 }
 
 /// Without a secret: the credential is delivered like `create-user` (the console's CSV on stdout or
@@ -226,7 +224,7 @@ async fn without_secret(
             "{report}The password above is shown only this once: store it now."
         ));
     } else {
-        ctx.printer.result(&report)?;
+        return super::report_done(ctx, &report);
     }
     Ok(Outcome::Done)
 }

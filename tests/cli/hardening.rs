@@ -266,3 +266,46 @@ fn csv_paths_are_checked_before_any_change_and_force_replaces_only_regular_files
         .unwrap()
         .starts_with("IAM User Name"));
 }
+
+#[test]
+fn finished_work_whose_report_cannot_be_written_exits_0() {
+    let moto = Moto::dedicated();
+    let p = prefix("fullstdout");
+    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let run = Sesctl::at(&moto.url)
+        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+        .run_with_stdout(full());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the work is done, but its report could not be written"),
+        "{}",
+        run.stderr
+    );
+    assert!(user_exists(&moto.url, &user));
+    let run = Sesctl::at(&moto.url)
+        .args(["rotate", &user, "--region", REGION, "--secret-name", &secret])
+        .run_with_stdout(full());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("do not run the command again"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn control_characters_in_rejected_input_are_printed_escaped() {
+    let run = Sesctl::at("http://127.0.0.1:9")
+        .args(["create-user", "bad\u{1b}[2Jname\nsecond line", "--region", REGION])
+        .run();
+    run.assert_code(2);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert_eq!(run.stderr.trim_end().lines().count(), 1, "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains("\\u{1b}[2Jname\\nsecond line"),
+        "{:?}",
+        run.stderr
+    );
+}

@@ -60,16 +60,35 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Control characters (escape sequences, newlines, a bell) as visible escapes, so that a name or an
+/// answer echoed in an error can neither drive the terminal nor split the one line.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The one line printed for an error; with `verbose`, the cause chain follows, one cause per line.
+/// Control characters in any message are printed escaped.
 pub fn render(err: &anyhow::Error, verbose: bool) -> String {
-    let mut out = format!("sesctl: error: {err}");
+    let mut out = format!("sesctl: error: {}", escape_controls(&err.to_string()));
     if verbose {
         for cause in err.chain().skip(1) {
-            out.push_str(&format!("\n  caused by: {cause}"));
+            out.push_str(&format!("\n  caused by: {}", escape_controls(&cause.to_string())));
         }
     } else {
         // Without -v, fold the chain into the same line so the cause is never lost.
-        let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
+        let causes: Vec<String> = err
+            .chain()
+            .skip(1)
+            .map(|c| escape_controls(&c.to_string()))
+            .collect();
         if !causes.is_empty() {
             out.push_str(": ");
             out.push_str(&causes.join(": "));
@@ -90,6 +109,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code_for(&e), 2);
         assert_eq!(exit_code_for(&anyhow::anyhow!("boom")), 1);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let e = anyhow::anyhow!("bad name 'x\u{1b}[31mred\nsecond'");
+        let line = render(&e, false);
+        assert!(!line.contains('\u{1b}') && !line.contains('\n'), "{line:?}");
+        assert!(line.contains("\\u{1b}[31mred\\nsecond"), "{line}");
     }
 
     #[test]

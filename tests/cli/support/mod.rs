@@ -422,6 +422,18 @@ impl Sesctl {
         child
     }
 
+    /// Runs the process with its stdout going to `out` (a full device, a closed file); stdout in the
+    /// result is empty.
+    pub fn run_with_stdout(mut self, out: std::fs::File) -> Run {
+        self.cmd.stdin(Stdio::null()).stdout(out).stderr(Stdio::piped());
+        let out = self.cmd.output().expect("run sesctl");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Starts the process with its stdin left open (so a read or prompt waits).
     pub fn spawn_open_stdin(mut self) -> Child {
         self.cmd
