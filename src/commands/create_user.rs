@@ -54,6 +54,7 @@ pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome
 /// Turns the flags into a checked request; every failure here is a usage error (exit 2), and none
 /// calls AWS.
 async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request> {
+    let default_name = args.user_name.is_none();
     let user_name = args
         .user_name
         .unwrap_or_else(|| create_user::default_user_name(chrono::Utc::now()));
@@ -118,5 +119,6 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         sink,
         rollback: !args.no_rollback,
         verify,
+        default_name,
     })
 }

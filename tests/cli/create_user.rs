@@ -801,6 +801,12 @@ fn a_rollback_that_fails_says_what_is_left() {
         "{}",
         run.stderr
     );
+    assert!(!run.stderr.contains("removed removed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("`sesctl delete-user {user}`")),
+        "names the one command that cleans up: {}",
+        run.stderr
+    );
     assert!(run.stderr.contains("iam:DeleteUser"), "{}", run.stderr);
     assert!(env.user(&user).is_some());
     assert!(env.keys(&user).is_empty(), "the keys did go");

@@ -309,3 +309,70 @@ fn control_characters_in_rejected_input_are_printed_escaped() {
         run.stderr
     );
 }
+
+/// The console-style default names of the seconds around now, as create-user makes them.
+fn default_names_around_now() -> Vec<String> {
+    let now = chrono::Utc::now();
+    (-2..12)
+        .map(|s| {
+            let t = now + chrono::Duration::seconds(s);
+            format!("ses-smtp-user.{}", t.format("%Y%m%d-%H%M%S"))
+        })
+        .collect()
+}
+
+#[test]
+fn unnamed_create_users_in_the_same_second_both_succeed() {
+    let moto = Moto::dedicated();
+    let iam = support::iam(&moto.url);
+    // Taken before the run reads it (its check finds it), and taken between its check and its
+    // CreateUser (held by the proxy meanwhile): either way it makes a fresh name and succeeds.
+    for held in [false, true] {
+        let proxy = FaultProxy::start(&moto);
+        if held {
+            proxy.set_rules(json!([{"action": "CreateUser", "fault": "delay", "seconds": 2}]));
+        } else {
+            for n in default_names_around_now() {
+                let _ = block_on(iam.create_user().user_name(&n).send());
+            }
+        }
+        let secret = format!("smtp/{}", prefix("samesecond"));
+        let child = Sesctl::at(&proxy.url)
+            .args([
+                "create-user",
+                "--region",
+                REGION,
+                "--secret-name",
+                &secret,
+                "-o",
+                "json",
+            ])
+            .spawn();
+        if held {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !proxy.actions().iter().any(|a| a == "CreateUser") {
+                assert!(std::time::Instant::now() < deadline);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            for n in default_names_around_now() {
+                let _ = block_on(iam.create_user().user_name(&n).send());
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "held={held}: {stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let name = report["user_name"].as_str().unwrap();
+        assert!(name.starts_with("ses-smtp-user."), "{name}");
+        assert!(
+            !default_names_around_now().contains(&name.to_string()) || !held,
+            "{name}"
+        );
+        assert!(user_exists(&moto.url, name));
+        let tags = block_on(iam.list_user_tags().user_name(name).send()).unwrap();
+        assert!(
+            tags.tags().iter().any(|t| t.key() == "sesctl:create-run"),
+            "the run's own user"
+        );
+    }
+}

@@ -54,11 +54,24 @@ pub struct Request {
     /// `--verify`: log in with the new credential before delivering it, retrying up to the deadline
     /// while the new key propagates.
     pub verify: Option<(crate::smtp::Endpoint, std::time::Duration)>,
+    /// The user name is the console-style default (no name was given): when another run took it in
+    /// the same second, a suffix is added instead of failing.
+    pub default_name: bool,
 }
 
 /// The default user name, as the console names them: `ses-smtp-user.YYYYMMDD-HHMMSS` in UTC.
 pub fn default_user_name(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("ses-smtp-user.{}", now.format("%Y%m%d-%H%M%S"))
+}
+
+/// A default name taken by another run in the same second, made unique with a random suffix.
+fn default_name_again(taken: &str) -> String {
+    let base: String = taken
+        .chars()
+        .take("ses-smtp-user.YYYYMMDD-HHMMSS".len())
+        .collect();
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    format!("{base}-{suffix}")
 }
 
 /// A request whose checks passed, with the state `setup` found.
@@ -73,6 +86,10 @@ pub struct Prepared {
 pub async fn prepare(aws: &Aws, request: Request) -> anyhow::Result<Prepared> {
     let iam = aws.iam();
     let secrets = aws.secrets(&request.region);
+    let mut request = request;
+    if request.default_name && iam.get_user(&request.user_name).await?.is_some() {
+        request.user_name = default_name_again(&request.user_name);
+    }
     let user_absent = async {
         match iam.get_user(&request.user_name).await? {
             None => Ok(()),
@@ -260,16 +277,25 @@ impl fmt::Display for CreateUserFailed {
                 done.join(", ")
             ),
             Aftermath::RollbackIncomplete { removed, left } => {
+                let secret_left = left.iter().any(|(w, _)| w.starts_with("secret "));
                 let left: Vec<String> = left.iter().map(|(w, why)| format!("{w} ({why})")).collect();
                 write!(
                     f,
-                    "rollback was incomplete: removed {}; could NOT remove {}: remove these by hand",
+                    "rollback was incomplete: {}; could NOT remove {}. Remove what is left with `sesctl \
+                     delete-user {}{}` once the cause is fixed (the user carries this run's {TAG_CREATE_RUN} \
+                     tag, so it counts as an SMTP user)",
                     if removed.is_empty() {
-                        "nothing".to_string()
+                        "nothing was undone".to_string()
                     } else {
-                        removed.join(", ")
+                        format!("undone: {}", removed.join(", "))
                     },
-                    left.join(", ")
+                    left.join(", "),
+                    self.user_name,
+                    if secret_left {
+                        " --secret-name SECRET --region REGION"
+                    } else {
+                        ""
+                    }
                 )
             }
             Aftermath::Unknown(why) => write!(
@@ -314,12 +340,11 @@ pub async fn execute(
     out: &mut (dyn std::io::Write + Send),
 ) -> Result<CreateUserReport, CreateUserFailed> {
     let Prepared {
-        request,
+        mut request,
         setup: state,
     } = prepared;
     let iam = aws.iam();
     let secrets = aws.secrets(&request.region);
-    let name = request.user_name.as_str();
     let mut created = Created::default();
 
     if let Err(i) = crate::interrupt::check() {
@@ -329,10 +354,35 @@ pub async fn execute(
     let mut tags = request.tags.clone();
     tags.push((TAG_CREATE_RUN.to_string(), run_token.clone()));
     let mut warnings = Vec::new();
-    let (setup_done, user) = tokio::join!(
+    let (setup_done, mut user) = tokio::join!(
         setup::apply(&iam, &state),
-        iam.create_user(name, request.path.as_deref(), &tags)
+        iam.create_user(&request.user_name, request.path.as_deref(), &tags)
     );
+    // A default name that another run took in the same second: a fresh one, a few times.
+    for _ in 0..3 {
+        match &user {
+            Err(e) if request.default_name && e.is(ErrorKind::AlreadyExists) => {
+                if matches!(
+                    created_by_this_run(&iam, &request.user_name, &run_token).await,
+                    Ok(Some(_))
+                ) {
+                    break;
+                }
+                let taken = std::mem::take(&mut request.user_name);
+                request.user_name = default_name_again(&taken);
+                warnings.push(format!(
+                    "the default name {taken} was taken by another run in the same second; this user is \
+                     named {}",
+                    request.user_name
+                ));
+                user = iam
+                    .create_user(&request.user_name, request.path.as_deref(), &tags)
+                    .await;
+            }
+            _ => break,
+        }
+    }
+    let name = request.user_name.as_str();
     let user = match user {
         Ok(u) => u,
         Err(e) => match created_by_this_run(&iam, name, &run_token).await {
@@ -664,6 +714,7 @@ mod tests {
                 sink,
                 rollback: true,
                 verify: None,
+                default_name: false,
             },
             setup: SetupState {
                 group_exists: true,
