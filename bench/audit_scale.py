@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Measures `sesctl audit` against the per-user script (bench/per_user_audit.py) on moto accounts of
-1,000 and 5,000 users, one SMTP user in 20 (tests/support/seed_account.py).
+1,000 and 5,000 users (tests/support/seed_account.py): a mixed account (one SMTP user in 20) and an
+all-SMTP one (every user an SMTP user, four in five holding keys).
 
-For each size: a fresh moto server is seeded; wall time of each tool is measured against moto
-directly (best of --repeat runs); API calls are counted through the fault proxy's log for sesctl,
-and by the script itself (botocore events) for the script. Prints a Markdown table.
+For each account: a fresh moto server is seeded; wall time of each tool is measured against moto
+directly (best of --repeat runs); API calls are counted through the fault proxy's log for sesctl
+(`audit`, and `audit --key-ids`, which adds one ListAccessKeys per SMTP user with keys), and by the
+script itself (botocore events) for the script. Prints a Markdown table.
 
-Usage: python3 bench/audit_scale.py [--sizes 1000 5000] [--repeat 3] [--sesctl target/debug/sesctl]
+Usage: python3 bench/audit_scale.py [--sizes 1000 5000] [--smtp-every 20 1] [--repeat 3]
+                                    [--sesctl target/debug/sesctl]
 """
 import argparse
 import json
@@ -47,13 +50,14 @@ def timed(cmd, env) -> float:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    p.add_argument("--smtp-every", type=int, nargs="+", default=[20, 1])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--sesctl", default=os.path.join(ROOT, "target/debug/sesctl"))
     args = p.parse_args()
     env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY="bench",
                AWS_EC2_METADATA_DISABLED="true")
     rows = []
-    for size in args.sizes:
+    for size, every in [(size, every) for every in args.smtp_every for size in args.sizes]:
         port = free_port()
         moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -62,11 +66,12 @@ def main() -> int:
             wait(f"{url}/moto-api/")
             seed = json.loads(subprocess.check_output(
                 [sys.executable, os.path.join(ROOT, "tests/support/seed_account.py"), "--endpoint", url,
-                 "--prefix", "bench", "--users", str(size), "--smtp-every", "20"]))
+                 "--prefix", "bench", "--users", str(size), "--smtp-every", str(every)]))
             smtp = len(seed["smtp"])
             sesctl = [args.sesctl, "--endpoint-url", url, "audit", "-o", "json"]
             script = [sys.executable, os.path.join(ROOT, "bench/per_user_audit.py"), "--endpoint", url]
             sesctl_time = min(timed(sesctl, env) for _ in range(args.repeat))
+            ids_time = min(timed(sesctl + ["--key-ids"], env) for _ in range(args.repeat))
             script_time = min(timed(script, env) for _ in range(max(1, args.repeat - 2)))
             script_calls = json.loads(subprocess.check_output(script, env=env))["calls"]
 
@@ -75,21 +80,28 @@ def main() -> int:
             proxy_port = int(proxy.stdout.readline())
             try:
                 purl = f"http://127.0.0.1:{proxy_port}"
-                subprocess.run([args.sesctl, "--endpoint-url", purl, "audit", "-o", "json"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                log = json.loads(urllib.request.urlopen(f"{purl}/__proxy/log").read())
-                sesctl_calls = len(log)
+                counts = []
+                for extra in ([], ["--key-ids"]):
+                    urllib.request.urlopen(urllib.request.Request(f"{purl}/__proxy/reset", data=b"", method="POST"))
+                    subprocess.run([args.sesctl, "--endpoint-url", purl, "audit", "-o", "json"] + extra, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    counts.append(len(json.loads(urllib.request.urlopen(f"{purl}/__proxy/log").read())))
+                sesctl_calls, ids_calls = counts
             finally:
                 proxy.stdin.close()
                 proxy.wait(timeout=10)
-            rows.append((size, smtp, sesctl_calls, sesctl_time, script_calls, script_time))
+            kind = "all SMTP" if every == 1 else f"1 in {every} SMTP"
+            rows.append((kind, size, smtp, sesctl_calls, sesctl_time, ids_calls, ids_time, script_calls, script_time))
+            print(rows[-1], file=sys.stderr)
         finally:
             moto.terminate()
             moto.wait(timeout=10)
-    print("| users | SMTP users | sesctl calls | calls/user | sesctl wall | script calls | script wall | speed-up |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, smtp, sc, st, pc, pt in rows:
-        print(f"| {size} | {smtp} | {sc} | {sc / size:.3f} | {st:.2f} s | {pc} | {pt:.2f} s | {pt / st:.0f}× |")
+    print("| account | users | SMTP users | audit calls | calls/user | audit wall | --key-ids calls | calls/user "
+          "| --key-ids wall | script calls | calls/user | script wall | speed-up (audit, --key-ids) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for kind, size, smtp, sc, st, ic, it, pc, pt in rows:
+        print(f"| {kind} | {size} | {smtp} | {sc} | {sc / size:.3f} | {st:.2f} s | {ic} | {ic / size:.3f} | {it:.2f} s "
+              f"| {pc} | {pc / size:.2f} | {pt:.2f} s | {pt / st:.0f}×, {pt / it:.0f}× |")
     return 0
 
 

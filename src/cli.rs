@@ -38,8 +38,19 @@ pub struct GlobalArgs {
     /// Send every AWS call to this endpoint (an emulator, a VPC endpoint)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Output format: text for people, json for scripts (csv for audit and list)
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    /// Output format: text for people, json for scripts (csv for audit and list); default: AWS_DEFAULT_OUTPUT or the profile's output, else text
+    #[arg(
+        short = 'o',
+        long = "output",
+        id = "output",
+        global = true,
+        value_enum,
+        value_name = "OUTPUT"
+    )]
+    pub output_flag: Option<OutputFormat>,
+    /// The format in effect: `-o`, else the AWS CLI's `AWS_DEFAULT_OUTPUT` or the profile's `output`,
+    /// else text. `commands::run` settles it before anything is printed.
+    #[arg(skip = OutputFormat::Text)]
     pub output: OutputFormat,
     /// More detail on stderr (-v, -vv, -vvv); nothing secret is logged at any level
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
@@ -128,6 +139,13 @@ pub enum Command {
     #[command(after_help = "Examples:\n  sesctl verify --secret-name smtp/app-mailer\n  \
         printf '%s' \"$SMTP_PASSWORD\" | sesctl verify --username AKIA... --region eu-west-1")]
     Verify(VerifyArgs),
+    /// Print a stored SMTP credential in the shape an application or a mail server reads
+    #[command(
+        after_help = "Examples:\n  sesctl export --secret-name smtp/app-mailer --format env\n  \
+        sesctl export --secret-name smtp/app-mailer --format dsn\n  \
+        sesctl export --secret-name smtp/relay --format postfix --output-file /etc/postfix/sasl_passwd"
+    )]
+    Export(ExportArgs),
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  sesctl completions bash > /etc/bash_completion.d/sesctl\n  \
@@ -190,6 +208,15 @@ pub struct CreateUserArgs {
     /// Store the credential in this Secrets Manager secret (must not exist yet)
     #[arg(long, value_name = "NAME")]
     pub secret_name: Option<String>,
+    /// Create the secret in this region instead of --region (the SES region)
+    #[arg(long, value_name = "REGION", requires = "secret_name")]
+    pub secret_region: Option<String>,
+    /// A tag for the secret only, KEY=VALUE (repeatable); the user's --tag tags go on the secret too
+    #[arg(long = "secret-tag", value_name = "KEY=VALUE", requires = "secret_name")]
+    pub secret_tags: Vec<String>,
+    /// The secret's description (default: names the IAM user and the region)
+    #[arg(long, value_name = "TEXT", requires = "secret_name")]
+    pub secret_description: Option<String>,
     /// KMS key for the secret
     #[arg(long, value_name = "KEY", requires = "secret_name")]
     pub kms_key_id: Option<String>,
@@ -232,6 +259,9 @@ pub struct RotateArgs {
     /// The Secrets Manager secret that holds the user's credential
     #[arg(long, value_name = "NAME")]
     pub secret_name: Option<String>,
+    /// The region the secret is in, when it is not the --region (or the default) region; a secret ARN's own region always wins
+    #[arg(long, value_name = "REGION", requires = "secret_name")]
+    pub secret_region: Option<String>,
     /// What to do with the old key once the new one is current
     #[arg(long, value_enum, default_value_t = OldKeyAction::Deactivate)]
     pub old_key: OldKeyAction,
@@ -296,6 +326,10 @@ pub struct AuditArgs {
     /// Seconds to wait for IAM to generate the credential report before reading keys user by user
     #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub report_wait: u64,
+    /// Also read each key's id (one iam:ListAccessKeys per SMTP user with keys); without it keys are
+    /// judged from the credential report alone and named by slot and dates
+    #[arg(long)]
+    pub key_ids: bool,
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +349,9 @@ pub struct DeleteUserArgs {
     /// Also schedule this Secrets Manager secret for deletion
     #[arg(long, value_name = "NAME")]
     pub secret_name: Option<String>,
+    /// The region the secret is in, when it is not the --region (or the default) region; a secret ARN's own region always wins
+    #[arg(long, value_name = "REGION", requires = "secret_name")]
+    pub secret_region: Option<String>,
     /// Days the secret can still be restored (7-30)
     #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(7..=30))]
     pub recovery_window_days: i64,
@@ -328,11 +365,54 @@ pub struct VerifyArgs {
     /// Read the credential (and host, port, region) from this Secrets Manager secret
     #[arg(long, value_name = "NAME", conflicts_with = "username")]
     pub secret_name: Option<String>,
+    /// The region the secret is in, when it is not the --region (or the default) region; a secret ARN's own region always wins
+    #[arg(long, value_name = "REGION", requires = "secret_name")]
+    pub secret_region: Option<String>,
     /// SMTP user name (the access key id); the password is read from stdin
     #[arg(long, value_name = "AKID", required_unless_present = "secret_name")]
     pub username: Option<String>,
     #[command(flatten)]
     pub smtp: SmtpArgs,
+    /// Trust this host when the secret names it (repeatable); by default only SES SMTP endpoints get a password
+    #[arg(long, value_name = "HOST")]
+    pub allow_host: Vec<String>,
+    /// Accept a region that is not in sesctl's table
+    #[arg(long)]
+    pub allow_unknown_region: bool,
+}
+
+/// The shapes `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD lines
+    Env,
+    /// smtp://USER:PASS@HOST:PORT, user and password percent-encoded (RFC 3986 userinfo)
+    Dsn,
+    /// Postfix's sasl_passwd line: [HOST]:PORT USER:PASS
+    Postfix,
+    /// {"host", "port", "username", "password", "region"}
+    Json,
+    /// The console's CSV: IAM User Name, Smtp Username, Smtp Password
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The Secrets Manager secret that holds the credential (sesctl's format, or another tool's)
+    #[arg(long, value_name = "NAME")]
+    pub secret_name: String,
+    /// The region the secret is in, when it is not the --region (or the default) region; a secret ARN's own region always wins
+    #[arg(long, value_name = "REGION")]
+    pub secret_region: Option<String>,
+    /// The shape to print
+    #[arg(long, value_enum, default_value_t = ExportFormat::Env)]
+    pub format: ExportFormat,
+    /// Write to this file (created with mode 0600) instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+    /// Replace --output-file if it exists (only a regular file is replaced)
+    #[arg(long, requires = "output_file")]
+    pub force: bool,
     /// Accept a region that is not in sesctl's table
     #[arg(long)]
     pub allow_unknown_region: bool,
@@ -369,7 +449,9 @@ mod tests {
         let a = Cli::try_parse_from(["sesctl", "--region", "eu-west-1", "-o", "json", "regions"]).unwrap();
         let b = Cli::try_parse_from(["sesctl", "regions", "--region", "eu-west-1", "-o", "json"]).unwrap();
         assert_eq!(a.global.region, b.global.region);
-        assert_eq!(a.global.output, OutputFormat::Json);
-        assert_eq!(b.global.output, OutputFormat::Json);
+        // `-o` is parsed into `output_flag`; `commands::run` settles `output` from it (or from
+        // AWS_DEFAULT_OUTPUT / the profile when it is absent).
+        assert_eq!(a.global.output_flag, Some(OutputFormat::Json));
+        assert_eq!(b.global.output_flag, Some(OutputFormat::Json));
     }
 }

@@ -59,6 +59,35 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
     }
 }
 
+/// The output format, as the AWS CLI picks it: `-o` first, then `AWS_DEFAULT_OUTPUT`, then the
+/// profile's `output`, else text. Of the AWS CLI's other formats, `yaml` and `yaml-stream` give JSON
+/// (a JSON document is a YAML document, so YAML readers take it) and `table` gives text (the format
+/// for people); any other value is refused (exit 2), as the AWS CLI refuses it.
+pub fn choose_format(
+    flag: Option<OutputFormat>,
+    env: Option<&str>,
+    profile: Option<(&str, &str)>,
+) -> anyhow::Result<OutputFormat> {
+    if let Some(format) = flag {
+        return Ok(format);
+    }
+    let (source, value) = match (env.map(str::trim).filter(|v| !v.is_empty()), profile) {
+        (Some(v), _) => ("AWS_DEFAULT_OUTPUT".to_string(), v),
+        (None, Some((profile, v))) if !v.trim().is_empty() => {
+            (format!("the output setting of profile {profile}"), v.trim())
+        }
+        _ => return Ok(OutputFormat::Text),
+    };
+    match value {
+        "text" | "table" => Ok(OutputFormat::Text),
+        "json" | "yaml" | "yaml-stream" => Ok(OutputFormat::Json),
+        other => Err(sesctl_core::error::usage(format!(
+            "{source} is '{other}', which is not an output format (the AWS CLI takes json, text, table, \
+             yaml or yaml-stream); set one of those, or pass -o text or -o json"
+        ))),
+    }
+}
+
 /// Owns stdout (the result) and the status lines on stderr.
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -177,6 +206,29 @@ mod tests {
         assert!(!use_color(ColorChoice::Never, true));
         assert!(use_color(ColorChoice::Always, false));
         assert!(!use_color(ColorChoice::Auto, false));
+    }
+
+    #[test]
+    fn format_follows_the_aws_cli() {
+        use OutputFormat::*;
+        assert_eq!(choose_format(None, None, None).unwrap(), Text);
+        assert_eq!(choose_format(None, Some("json"), None).unwrap(), Json);
+        assert_eq!(choose_format(Some(Text), Some("json"), None).unwrap(), Text);
+        assert_eq!(choose_format(Some(Csv), Some("bogus"), None).unwrap(), Csv);
+        assert_eq!(choose_format(None, None, Some(("p", "json"))).unwrap(), Json);
+        assert_eq!(
+            choose_format(None, Some("text"), Some(("p", "json"))).unwrap(),
+            Text
+        );
+        assert_eq!(choose_format(None, Some("yaml"), None).unwrap(), Json);
+        assert_eq!(choose_format(None, Some("yaml-stream"), None).unwrap(), Json);
+        assert_eq!(choose_format(None, Some("table"), None).unwrap(), Text);
+        assert_eq!(choose_format(None, Some(""), Some(("p", "json"))).unwrap(), Json);
+        let err = choose_format(None, Some("xml"), None).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), 2);
+        assert!(err.to_string().contains("AWS_DEFAULT_OUTPUT is 'xml'"), "{err}");
+        let err = choose_format(None, None, Some(("ops", "JSON"))).unwrap_err();
+        assert!(err.to_string().contains("profile ops"), "{err}");
     }
 
     #[test]

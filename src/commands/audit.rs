@@ -13,11 +13,13 @@ use super::Context;
 use crate::cli::{AuditArgs, FailOn, OutputFormat};
 use crate::error::Outcome;
 use crate::workflows::audit::{
-    self as workflow, Finding, Inventory, KeySource, ReadSettings, Rules, Severity, SmtpUser,
+    self as workflow, Finding, Inventory, Key, KeySource, ReadSettings, Rules, Severity, SmtpUser,
 };
 
-/// The version of the JSON documents of `audit` and `list`.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the JSON documents of `audit` and `list`. 2: keys carry their `slot`, an audit key's
+/// `access_key_id` is null unless `--key-ids` read it, findings carry `key_slot`, and `key_source`
+/// says whether the report is stale and whether ids were read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Users per iam:GetAccountAuthorizationDetails page: IAM's maximum, so large accounts take few calls.
 pub const PAGE_SIZE: i32 = 1000;
@@ -146,6 +148,13 @@ fn day(d: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "never".into())
 }
 
+/// A key's id, or its slot when the id was not read.
+fn key_cell(k: &Key) -> String {
+    k.access_key_id
+        .clone()
+        .unwrap_or_else(|| format!("key {}", k.slot))
+}
+
 fn reasons(user: &SmtpUser, sep: &str) -> String {
     user.reasons
         .iter()
@@ -178,7 +187,7 @@ pub fn user_table<'a>(users: impl IntoIterator<Item = &'a SmtpUser>) -> String {
         }
         for (i, k) in u.keys.iter().enumerate() {
             let cells = [
-                clip(&k.access_key_id, WIDTHS[2]),
+                clip(&key_cell(k), WIDTHS[2]),
                 k.status.to_string(),
                 day(Some(k.created)),
                 day(k.last_used),
@@ -228,14 +237,52 @@ pub fn wrap(text: &str, indent: &str, width: usize) -> String {
     out
 }
 
-/// The line that says where the key details came from.
-pub fn source_line(source: &KeySource, scanned: usize, smtp: usize) -> String {
+/// How long ago `then` was, in the largest whole unit.
+fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let d = now - then;
+    match (d.num_days(), d.num_hours(), d.num_minutes()) {
+        (days, _, _) if days >= 2 => format!("{days} days"),
+        (_, hours, _) if hours >= 2 => format!("{hours} hours"),
+        (_, _, minutes) => format!("{} min", minutes.max(0)),
+    }
+}
+
+/// The line that says where the key details came from, and what that means for them.
+pub fn source_line(source: &KeySource, scanned: usize, smtp: usize, now: DateTime<Utc>) -> String {
     let from = match source {
-        KeySource::CredentialReport { generated: Some(g) } => format!(
-            "keys from the IAM credential report generated {}",
-            g.format("%Y-%m-%d %H:%M UTC")
-        ),
-        KeySource::CredentialReport { generated: None } => "keys from the IAM credential report".into(),
+        KeySource::CredentialReport {
+            generated,
+            stale,
+            key_ids,
+            users_not_in_report,
+            ..
+        } => {
+            let mut line = match generated {
+                Some(g) => format!(
+                    "keys from the IAM credential report generated {} ({} before this run)",
+                    g.format("%Y-%m-%d %H:%M UTC"),
+                    ago(now, *g)
+                ),
+                None => "keys from the IAM credential report (undated)".into(),
+            };
+            if *stale {
+                line.push_str(
+                    ", older than the 4 hours after which IAM makes a new one: keys created, deleted or used \
+                     since are not in it",
+                );
+            } else {
+                line.push_str(": keys created, deleted or used since are not in it");
+            }
+            if *users_not_in_report > 0 {
+                line.push_str(&format!(
+                    "; {users_not_in_report} SMTP user(s) newer than the report read user by user"
+                ));
+            }
+            if !key_ids {
+                line.push_str("; key ids not read (--key-ids reads them, `sesctl list` shows them)");
+            }
+            line
+        }
         KeySource::PerUser { .. } => "keys read user by user (no credential report)".into(),
     };
     format!("{smtp} SMTP users among {scanned} IAM users; {from}.")
@@ -276,7 +323,12 @@ impl AuditReport {
             f,
             "{}",
             wrap(
-                &source_line(&self.key_source, self.users_scanned, self.summary.smtp_users),
+                &source_line(
+                    &self.key_source,
+                    self.users_scanned,
+                    self.summary.smtp_users,
+                    self.generated_at
+                ),
                 "",
                 LINE_WIDTH
             )
@@ -305,12 +357,17 @@ impl AuditReport {
         let mut all: Vec<&Finding> = self.users.iter().flat_map(|u| u.findings.iter()).collect();
         all.sort_by_key(|f| std::cmp::Reverse(f.severity));
         for x in all {
+            let key = match (&x.access_key_id, x.key_slot) {
+                (Some(id), _) => id.clone(),
+                (None, Some(slot)) => format!("key {slot}"),
+                (None, None) => String::new(),
+            };
             let head = format!(
                 "{}  {:<21}  {}  {}",
                 severity_cell(x.severity, color),
                 x.id,
                 clip(&x.user_name, 64),
-                x.access_key_id.as_deref().unwrap_or("")
+                key
             );
             writeln!(f, "{}", head.trim_end())?;
             write!(f, "{}", wrap(&x.message, "         ", LINE_WIDTH))?;
@@ -329,6 +386,7 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
         "arn",
         "reasons",
         "sending_permission",
+        "key_slot",
         "access_key_id",
         "status",
         "created",
@@ -342,16 +400,16 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
     header.push("error");
     w.write_record(&header)?;
     for (u, findings) in users {
-        let ids = |key: Option<&str>| -> String {
+        let ids = |slot: Option<u8>| -> String {
             findings
                 .unwrap_or_default()
                 .iter()
-                .filter(|f| f.access_key_id.is_none() || f.access_key_id.as_deref() == key)
+                .filter(|f| f.key_slot.is_none() || f.key_slot == slot)
                 .map(|f| f.id)
                 .collect::<Vec<_>>()
                 .join(";")
         };
-        let base = |cells: [String; 6], key: Option<&str>| {
+        let base = |cells: [String; 7], slot: Option<u8>| {
             let mut row = vec![
                 u.user_name.clone(),
                 u.arn.clone(),
@@ -360,7 +418,7 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
             ];
             row.extend(cells);
             if with_findings {
-                row.push(ids(key));
+                row.push(ids(slot));
             }
             row.push(u.error.clone().unwrap_or_default());
             row
@@ -370,7 +428,8 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
         }
         for k in &u.keys {
             let cells = [
-                k.access_key_id.clone(),
+                k.slot.to_string(),
+                k.access_key_id.clone().unwrap_or_default(),
                 k.status.to_string(),
                 k.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 k.last_used
@@ -379,7 +438,7 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
                 k.last_used_service.clone().unwrap_or_default(),
                 k.last_used_region.clone().unwrap_or_default(),
             ];
-            w.write_record(base(cells, Some(&k.access_key_id)))?;
+            w.write_record(base(cells, Some(k.slot)))?;
         }
     }
     w.flush()?;
@@ -399,27 +458,54 @@ pub fn progress_bar(ctx: &Context) -> crate::output::Bar {
     crate::output::Bar(bar)
 }
 
-/// Reads the inventory, telling the operator on stderr when the credential report could not be used.
-pub async fn read(ctx: &Context, concurrency: u16, report_wait: u64) -> anyhow::Result<Inventory> {
+/// Reads the inventory, telling the operator on stderr when the credential report could not be used,
+/// is stale, or is an old one read because a new one could not be asked for.
+pub async fn read(
+    ctx: &Context,
+    concurrency: u16,
+    report_wait: u64,
+    key_ids: bool,
+) -> anyhow::Result<Inventory> {
     let iam = ctx.aws().await?.iam();
     let settings = ReadSettings {
         concurrency: usize::from(concurrency),
         page_size: Some(PAGE_SIZE),
         report_wait: Duration::from_secs(report_wait),
+        key_ids,
     };
     let bar = progress_bar(ctx);
     let inventory = workflow::read_inventory(&iam, &settings, &bar).await?;
-    if let KeySource::PerUser { reason } = &inventory.key_source {
-        ctx.printer.warn(format!(
+    match &inventory.key_source {
+        KeySource::PerUser { reason } => ctx.printer.warn(format!(
             "the IAM credential report could not be used ({reason}); read each SMTP user's keys with \
              iam:ListAccessKeys and iam:GetAccessKeyLastUsed instead"
-        ));
+        )),
+        KeySource::CredentialReport {
+            generated,
+            stale,
+            note,
+            ..
+        } => {
+            if let Some(note) = note {
+                ctx.printer.warn(note.clone());
+            }
+            if *stale {
+                let when = generated.map_or("at an unknown time".to_string(), |g| {
+                    format!("{} ago", ago(Utc::now(), g))
+                });
+                ctx.printer.warn(format!(
+                    "the IAM credential report was generated {when}, more than the 4 hours after which IAM \
+                     makes a new one: keys created, deleted or used since are not in it (`sesctl list` reads \
+                     every key)"
+                ));
+            }
+        }
     }
     Ok(inventory)
 }
 
 pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
-    let inventory = read(ctx, args.concurrency, args.report_wait).await?;
+    let inventory = read(ctx, args.concurrency, args.report_wait, args.key_ids).await?;
     let rules = Rules {
         max_key_age_days: args.max_key_age,
         unused_days: args.unused_days,
@@ -452,7 +538,7 @@ pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
 mod tests {
     use super::*;
     use crate::aws::iam::KeyStatus;
-    use crate::workflows::audit::{Key, Reason};
+    use crate::workflows::audit::Reason;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -475,7 +561,8 @@ mod tests {
             sending_permission: true,
             keys: vec![
                 Key {
-                    access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                    access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
+                    slot: 1,
                     status: KeyStatus::Active,
                     created: at("2018-05-01T00:00:00Z"),
                     last_used: None,
@@ -483,7 +570,8 @@ mod tests {
                     last_used_region: None,
                 },
                 Key {
-                    access_key_id: "AKIAI44QH8DHBEXAMPLE".into(),
+                    access_key_id: None,
+                    slot: 2,
                     status: KeyStatus::Inactive,
                     created: at("2024-05-01T00:00:00Z"),
                     last_used: Some(at("2024-06-01T00:00:00Z")),
@@ -497,6 +585,10 @@ mod tests {
             users_scanned: 2000,
             key_source: KeySource::CredentialReport {
                 generated: Some(at("2025-06-01T00:00:00Z")),
+                stale: false,
+                key_ids: false,
+                users_not_in_report: 0,
+                note: None,
             },
             users: vec![user],
         };
@@ -519,6 +611,10 @@ mod tests {
             );
         }
         assert!(text.contains("legacy-v2-key"), "{text}");
+        assert!(
+            text.contains("key 2"),
+            "a key without its id is named by slot: {text}"
+        );
         assert!(text.contains("fix: sesctl rotate"), "{text}");
     }
 
@@ -548,7 +644,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].ends_with("last_used_region,findings,error"));
-        assert!(lines[1].contains("AKIAIOSFODNN7EXAMPLE"));
+        assert!(lines[0].contains(",sending_permission,key_slot,access_key_id,"));
+        assert!(lines[1].contains(",1,AKIAIOSFODNN7EXAMPLE,"), "{}", lines[1]);
+        // The second key's id was not read: its slot names it.
+        assert!(lines[2].contains(",true,2,,Inactive,"), "{}", lines[2]);
         assert!(
             lines[1].contains("inline-policy;legacy-v2-key;key-too-old;key-never-used"),
             "{}",

@@ -80,7 +80,47 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         )));
     }
     if let Some(name) = &args.secret_name {
+        if name.starts_with("arn:") {
+            return Err(usage(
+                "--secret-name names the new secret to create; an ARN names an existing one (give the name, \
+                 and --secret-region for another region)",
+            ));
+        }
         validate::secret_name(name)?;
+    }
+    let secret_tags = validate::tags(&args.secret_tags)?;
+    if let Some((k, _)) = secret_tags
+        .iter()
+        .chain(tags.iter())
+        .find(|(k, _)| k.to_ascii_lowercase().starts_with("sesctl:"))
+    {
+        return Err(usage(format!(
+            "tag key '{}' is in sesctl's own namespace (sesctl: is set by sesctl); choose another key",
+            crate::error::escape_controls(k)
+        )));
+    }
+    // Secrets Manager allows 50 tags; sesctl adds two (the IAM user and the region).
+    if tags.len() + secret_tags.len() > 48 {
+        return Err(usage(format!(
+            "{} tags for the secret (--tag and --secret-tag together); Secrets Manager allows 50, and sesctl \
+             adds two",
+            tags.len() + secret_tags.len()
+        )));
+    }
+    if let Some(d) = &args.secret_description {
+        if d.len() > 2048 || d.chars().any(char::is_control) {
+            return Err(usage(
+                "--secret-description must be at most 2048 characters, without control characters",
+            ));
+        }
+    }
+    if let Some(r) = &args.secret_region {
+        if !crate::regions::looks_like_region(r) {
+            return Err(usage(format!(
+                "--secret-region '{}' is not a region name",
+                crate::error::escape_controls(r)
+            )));
+        }
     }
     if let Some(k) = &args.kms_key_id {
         validate::kms_key_id(k)?;
@@ -120,5 +160,8 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         rollback: !args.no_rollback,
         verify,
         default_name,
+        secret_location: args.secret_region,
+        secret_tags,
+        secret_description: args.secret_description,
     })
 }

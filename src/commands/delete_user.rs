@@ -14,12 +14,15 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
     let aws = ctx.aws().await?;
     let secrets_region = match &args.secret_name {
         None => None,
-        Some(_) => Some(match ctx.single_region()? {
-            Some(r) => r.to_string(),
-            None => aws.region().ok_or_else(|| {
-                usage("--secret-name needs the secret's region: pass --region (or set AWS_REGION)")
-            })?,
-        }),
+        Some(name) => Some(
+            super::secret_location(
+                ctx,
+                name,
+                args.secret_region.as_deref(),
+                ctx.single_region()?.map(str::to_string),
+            )
+            .await?,
+        ),
     };
     let iam = aws.iam();
     let secrets = secrets_region.as_deref().map(|r| aws.secrets(r));

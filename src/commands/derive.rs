@@ -67,6 +67,10 @@ pub async fn exec(ctx: &Context, args: DeriveArgs) -> anyhow::Result<Outcome> {
                 creds.access_key_id
             )));
         }
+        crate::validate::secret_access_key(
+            creds.secret_access_key.expose(),
+            "secret access key the AWS credential chain resolved",
+        )?;
         if wanted.is_empty() {
             if let Some(r) = ctx.aws().await?.region() {
                 wanted.push(regions::check(&r, args.allow_unknown_region).map_err(|e| usage(e.to_string()))?);
@@ -75,14 +79,16 @@ pub async fn exec(ctx: &Context, args: DeriveArgs) -> anyhow::Result<Outcome> {
         (Some(creds.access_key_id), creds.secret_access_key)
     } else {
         if wanted.is_empty() {
-            if let Some(r) = offline_region(ctx.global.profile.as_deref()).await {
+            if let Some(r) = offline_region(ctx.global.profile.as_deref()).await? {
                 wanted.push(regions::check(&r, args.allow_unknown_region).map_err(|e| usage(e.to_string()))?);
             }
         }
         if wanted.is_empty() {
             return Err(no_region());
         }
-        (None, crate::input::read_secret("secret access key")?)
+        let secret = crate::input::read_secret("secret access key")?;
+        crate::validate::secret_access_key(secret.expose(), "secret access key")?;
+        (None, secret)
     };
     if wanted.is_empty() {
         return Err(no_region());
@@ -114,19 +120,21 @@ fn no_region() -> anyhow::Error {
 }
 
 /// The region from the environment and the profile files only: no credentials, no network (no IMDS).
-async fn offline_region(profile: Option<&str>) -> Option<String> {
+/// A profile named by `--profile` or `AWS_PROFILE` must exist, as for every command that reads one.
+async fn offline_region(profile: Option<&str>) -> anyhow::Result<Option<String>> {
     use aws_config::meta::region::ProvideRegion;
+    sesctl_core::aws::conventions::checked_profiles(profile).await?;
     if let Some(r) = aws_config::environment::EnvironmentVariableRegionProvider::new()
         .region()
         .await
     {
-        return Some(r.to_string());
+        return Ok(Some(r.to_string()));
     }
     let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
     if let Some(p) = profile {
         provider = provider.profile_name(p);
     }
-    provider.build().region().await.map(|r| r.to_string())
+    Ok(provider.build().region().await.map(|r| r.to_string()))
 }
 
 #[cfg(test)]

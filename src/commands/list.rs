@@ -1,5 +1,5 @@
-//! `sesctl list`: the account's SMTP users and their keys, without judging them. Reads exactly as
-//! `audit` does (see `workflows::audit`) and renders with its table and CSV.
+//! `sesctl list`: the account's SMTP users and their keys, without judging them. Reads as `audit
+//! --key-ids` does (see `workflows::audit`): every key with its id. Renders with audit's table and CSV.
 
 use std::fmt;
 
@@ -26,7 +26,12 @@ impl fmt::Display for ListReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&audit::user_table(&self.users))?;
         writeln!(f)?;
-        let line = audit::source_line(&self.key_source, self.users_scanned, self.users.len());
+        let line = audit::source_line(
+            &self.key_source,
+            self.users_scanned,
+            self.users.len(),
+            self.generated_at,
+        );
         write!(f, "{}", audit::wrap(&line, "", LINE_WIDTH))?;
         for u in &self.users {
             if let Some(e) = &u.error {
@@ -42,7 +47,8 @@ impl fmt::Display for ListReport {
 }
 
 pub async fn exec(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
-    let inventory = audit::read(ctx, args.concurrency, args.report_wait).await?;
+    // `list` always shows key ids: one iam:ListAccessKeys per SMTP user with keys.
+    let inventory = audit::read(ctx, args.concurrency, args.report_wait, true).await?;
     let report = ListReport {
         schema_version: SCHEMA_VERSION,
         generated_at: Utc::now(),

@@ -17,13 +17,10 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     let aws = ctx.aws().await?;
     let iam = aws.iam();
 
-    let states = if args.all {
+    let read = if args.all {
         migrate::read_account(&iam)
             .await
             .context("finding the users to migrate failed; nothing was changed")?
-            .into_iter()
-            .map(|s| (s.name.clone(), Ok(s)))
-            .collect()
     } else {
         migrate::read_named(&iam, &names, concurrency)
             .await
@@ -31,9 +28,9 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     };
 
     // Each user either has work (a job) or its outcome is already known.
-    let mut outcomes: Vec<Option<UserOutcome>> = Vec::with_capacity(states.len());
+    let mut outcomes: Vec<Option<UserOutcome>> = Vec::with_capacity(read.states.len());
     let mut jobs: Vec<(usize, Job)> = Vec::new();
-    for (i, (name, state)) in states.iter().enumerate() {
+    for (i, (name, state)) in read.states.iter().enumerate() {
         let assessment = match state {
             Ok(s) => migrate::assess(s),
             Err(e) => {
@@ -77,10 +74,20 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
         None
     };
     let setup_calls = setup_state.as_ref().map(|s| s.plan().calls).unwrap_or_default();
+    let confirming = jobs
+        .iter()
+        .filter(|(_, j)| j.steps.contains(&Step::ConfirmMembership))
+        .count();
+    let confirm = migrate::confirmation(confirming, read.group_members);
 
     if ctx.global.dry_run {
         for (i, job) in &jobs {
-            outcomes[*i] = Some(UserOutcome::planned(&job.user, &job.steps, job.note.clone()));
+            outcomes[*i] = Some(UserOutcome::planned(
+                &job.user,
+                &job.steps,
+                job.note.clone(),
+                confirm,
+            ));
         }
         return finish(
             ctx,
@@ -116,7 +123,7 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     }
     let bar = progress_bar(ctx, jobs.len());
     let job_list: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
-    let done = migrate::migrate_users(&iam, &job_list, concurrency, |_| bar.inc(1)).await;
+    let done = migrate::migrate_users(&iam, &job_list, concurrency, confirm, |_| bar.inc(1)).await;
     bar.finish_and_clear();
     for ((i, _), outcome) in jobs.iter().zip(done) {
         outcomes[*i] = Some(outcome);

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod create_user;
 pub mod delete_user;
 pub mod derive;
+pub mod export;
 pub mod list;
 pub mod migrate_inline_policy;
 pub mod regions;
@@ -57,11 +58,14 @@ impl Context {
     }
 
     /// AWS, loaded once, with credentials checked so that a missing credential is reported as such.
+    /// The AWS CLI's conventions (profile, CA bundle, `[services]` endpoints) are resolved first: an
+    /// unknown profile or an unreadable CA bundle is a usage error before any AWS call.
     pub async fn aws(&self) -> anyhow::Result<&Aws> {
         let options = self.aws_options()?;
         self.aws
             .get_or_try_init(|| async {
-                let aws = Aws::load(&options).await;
+                let conventions = crate::aws::Conventions::resolve(&options).await?;
+                let aws = Aws::load_with(&options, conventions).await;
                 aws.check_credentials().await?;
                 Ok::<_, anyhow::Error>(aws)
             })
@@ -120,7 +124,9 @@ impl Context {
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let ctx = Context::new(cli.global);
+    let mut global = cli.global;
+    global.output = output_format(&global).await?;
+    let ctx = Context::new(global);
     if ctx.global.output == crate::cli::OutputFormat::Csv
         && !matches!(cli.command, Command::Audit(_) | Command::List(_))
     {
@@ -133,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         cli.command,
         Command::Derive(_) | Command::Regions | Command::Completions(_) | Command::Man(_)
     ) {
-        ctx.aws_options()?;
+        crate::aws::Conventions::resolve(&ctx.aws_options()?).await?;
     }
     match cli.command {
         Command::Derive(args) => derive::exec(&ctx, args).await,
@@ -146,9 +152,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => list::exec(&ctx, args).await,
         Command::DeleteUser(args) => delete_user::exec(&ctx, args).await,
         Command::Verify(args) => verify::exec(&ctx, args).await,
+        Command::Export(args) => export::exec(&ctx, args).await,
         Command::Completions(args) => completions(args.shell),
         Command::Man(args) => man(args.command.as_deref()),
     }
+}
+
+/// `-o`, else `AWS_DEFAULT_OUTPUT`, else the profile's `output`, else text ([`crate::output::choose_format`]).
+async fn output_format(global: &GlobalArgs) -> anyhow::Result<crate::cli::OutputFormat> {
+    if let Some(format) = global.output_flag {
+        return Ok(format);
+    }
+    let env = std::env::var("AWS_DEFAULT_OUTPUT").ok();
+    let profile = global
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_string());
+    let setting = if env.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        None
+    } else {
+        sesctl_core::aws::conventions::profile_setting(global.profile.as_deref(), "output").await
+    };
+    crate::output::choose_format(
+        None,
+        env.as_deref(),
+        setting.as_deref().map(|v| (profile.as_str(), v)),
+    )
 }
 
 fn completions(shell: Shell) -> anyhow::Result<Outcome> {
@@ -228,4 +258,43 @@ pub fn report_done<T: serde::Serialize + std::fmt::Display>(
         }
     }
     Ok(Outcome::Done)
+}
+
+/// Where a secret is read: its ARN's own region; else `--secret-region`; else `fallback` (the
+/// command's `--region`); else the default region. A `--secret-region` that contradicts the ARN, a
+/// malformed ARN or a malformed region is a usage error (exit 2), found before any call.
+pub async fn secret_location(
+    ctx: &Context,
+    secret_id: &str,
+    secret_region: Option<&str>,
+    fallback: Option<String>,
+) -> anyhow::Result<String> {
+    if let Some(r) = secret_region {
+        if !crate::regions::looks_like_region(r) {
+            return Err(usage(format!(
+                "--secret-region '{}' is not a region name",
+                crate::error::escape_controls(r)
+            )));
+        }
+    }
+    let arn = if secret_id.starts_with("arn:") {
+        Some(crate::validate::secret_arn(secret_id)?)
+    } else {
+        None
+    };
+    match (arn, secret_region, fallback) {
+        (Some(a), Some(r), _) if a.region != r => Err(usage(format!(
+            "--secret-region {r} contradicts the secret ARN, which is in {}; leave out --secret-region",
+            a.region
+        ))),
+        (Some(a), _, _) => Ok(a.region),
+        (None, Some(r), _) => Ok(r.to_string()),
+        (None, None, Some(r)) => Ok(r),
+        (None, None, None) => ctx.aws().await?.region().ok_or_else(|| {
+            usage(format!(
+                "no region to find secret {secret_id} in: pass --secret-region or --region (or set AWS_REGION), \
+                 or give the secret's full ARN"
+            ))
+        }),
+    }
 }

@@ -39,15 +39,6 @@ pub async fn exec(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The region in a secret ARN (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`).
-fn arn_region(secret_id: &str) -> Option<&str> {
-    let parts: Vec<&str> = secret_id.splitn(7, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, "secretsmanager", region, _, "secret", _] if !region.is_empty() => Some(region),
-        _ => None,
-    }
-}
-
 async fn in_secret(
     ctx: &Context,
     args: &RotateArgs,
@@ -59,16 +50,8 @@ async fn in_secret(
         crate::regions::check(r, args.allow_unknown_region).map_err(|e| usage(e.to_string()))?;
     }
     let aws = ctx.aws().await?;
-    let secrets_region = match (&flag_region, arn_region(secret_id)) {
-        (Some(r), _) => r.clone(),
-        (None, Some(r)) => r.to_string(),
-        (None, None) => aws.region().ok_or_else(|| {
-            usage(format!(
-                "no region to find secret {secret_id} in: pass --region REGION (or set AWS_REGION), or give \
-                 the secret's full ARN"
-            ))
-        })?,
-    };
+    let secrets_region =
+        super::secret_location(ctx, secret_id, args.secret_region.as_deref(), flag_region.clone()).await?;
     let iam = aws.iam();
     let secrets = aws.secrets(&secrets_region);
     let user = workflow::inspect_user(&iam, &args.user_name)
@@ -244,24 +227,5 @@ fn nothing_changed(e: anyhow::Error) -> anyhow::Error {
         e.context("reading the user and its secret failed, so nothing was changed")
     } else {
         e
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_region_of_a_secret_arn() {
-        assert_eq!(
-            arn_region("arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp/app-AbCdEf"),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            arn_region("arn:aws-us-gov:secretsmanager:us-gov-west-1:1:secret:a:b"),
-            Some("us-gov-west-1")
-        );
-        assert_eq!(arn_region("smtp/app"), None);
-        assert_eq!(arn_region("arn:aws:iam::1:user/x"), None);
     }
 }

@@ -28,9 +28,29 @@ pub async fn exec(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let credential = match &args.secret_name {
         Some(name) => {
             crate::validate::secret_name(name)?;
-            let stored = read_secret(ctx, name, &region).await?;
-            // The secret's endpoint is where this credential belongs; flags override it.
+            let location =
+                super::secret_location(ctx, name, args.secret_region.as_deref(), Some(region.clone()))
+                    .await?;
+            let stored = read_secret(ctx, name, &location).await?;
+            // The secret's endpoint is where this credential belongs; flags override it. A host the
+            // secret names gets the password only if it is an SES SMTP endpoint or the operator
+            // trusts it (--allow-host): whoever can write the secret must not be able to collect it.
             if smtp_args.smtp_host.is_none() {
+                if let Some(host) = &stored.host {
+                    let trusted = crate::smtp::diagnosis::is_ses_smtp_host(host)
+                        || args
+                            .allow_host
+                            .iter()
+                            .any(|h| h.eq_ignore_ascii_case(host.trim_end_matches('.')));
+                    if !trusted {
+                        let host = crate::error::escape_controls(host);
+                        return Err(usage(format!(
+                            "secret {name} names SMTP host {host}, which is not an Amazon SES SMTP endpoint; \
+                             sesctl sends a password only to SES endpoints and to hosts you name: pass \
+                             --allow-host {host} (or --smtp-host) if you trust it"
+                        )));
+                    }
+                }
                 smtp_args.smtp_host = stored.host.clone();
             }
             if smtp_args.port.is_none() {

@@ -122,7 +122,7 @@ fn create_user_killed_at_each_step() {
             assert_eq!(u.keys.len(), 1, "{u:?}");
             assert!(!secret_view(&moto.url, &s.secret).exists);
             let key = u.keys.keys().next().unwrap().clone();
-            let audit = run(&proxy, &["audit", "-o", "json"]);
+            let audit = run(&proxy, &["audit", "--key-ids", "-o", "json"]);
             assert!(audit.code == 0 || audit.code == 3, "{audit:?}");
             assert!(audit.stdout.contains(&key), "audit lists the key");
             let report = audit.json();

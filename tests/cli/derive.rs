@@ -60,6 +60,56 @@ fn bad_secrets_exit_2_without_echoing_them() {
 }
 
 #[test]
+fn input_that_cannot_be_a_key_exits_2_saying_what_was_seen() {
+    let bom = [&b"\xEF\xBB\xBF"[..], GUIDE_SECRET.as_bytes(), b"\n"].concat();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (bom, "starts with a UTF-8 byte-order mark"),
+        (
+            format!("{GUIDE_SECRET}\u{00A0}").into_bytes(),
+            "ends with a no-break space (U+00A0)",
+        ),
+        (
+            format!("{GUIDE_SECRET}\u{200B}\n").into_bytes(),
+            "ends with a zero-width space (U+200B)",
+        ),
+        (
+            "wJalrXUtnFEMI/K7\u{200B}MDENG/bPxRfiCYEXAMPLEKEY"
+                .as_bytes()
+                .to_vec(),
+            "a zero-width space (U+200B) at character 17 of 41",
+        ),
+        (
+            b"AKIAIOSFODNN7EXAMPLE\n".to_vec(),
+            "an access key id (20 characters starting AKIA)",
+        ),
+        (
+            b"ASIAIOSFODNN7EXAMPLE".to_vec(),
+            "a temporary access key id (20 characters starting ASIA)",
+        ),
+        (
+            format!("{GUIDE_SECRET}=").into_bytes(),
+            "contains '=' at character 41 of 41",
+        ),
+    ];
+    for (input, seen) in cases {
+        let run = Sesctl::offline()
+            .args(["derive", "--region", "us-east-1"])
+            .stdin(&input)
+            .run();
+        run.assert_code(2);
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+        assert!(run.stderr.contains(seen), "{seen}: {}", run.stderr);
+        for part in ["wJalrXUtnFEMI", "MDENG", "IOSFODNN7"] {
+            assert!(!run.stderr.contains(part), "the input is echoed: {}", run.stderr);
+        }
+    }
+    // Longer or shorter keys of AWS's characters are still derived (the derivation is defined for
+    // any key; the shared vectors use short ones).
+    derive("some+secret+key", &["--region", "us-east-1"]).assert_ok();
+}
+
+#[test]
 fn the_secret_is_never_taken_from_argv() {
     let run = derive(GUIDE_SECRET, &["--region", "us-east-1", GUIDE_SECRET]);
     run.assert_code(2);

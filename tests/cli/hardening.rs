@@ -376,3 +376,65 @@ fn unnamed_create_users_in_the_same_second_both_succeed() {
         );
     }
 }
+
+#[test]
+fn a_create_access_key_attempt_that_times_out_and_lands_later_leaves_no_second_key() {
+    let moto = Moto::dedicated();
+    let proxy = FaultProxy::start(&moto);
+    // The first attempt is held past --api-timeout (the client gives up and tries again), then
+    // reaches IAM anyway, after the second attempt's key was made.
+    proxy.set_rules(json!([{"action": "CreateAccessKey", "fault": "delay", "seconds": 3, "times": 1}]));
+    let p = prefix("latekey");
+    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+    let run = Sesctl::at(&proxy.url)
+        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+        .args(["--api-timeout", "2", "--max-attempts", "3", "-o", "json"])
+        .run();
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("timed out"),
+        "the risk is said: {}",
+        run.stderr
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let keys = access_keys(&moto.url, &user);
+    let delivered = run.json()["access_key_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        keys,
+        vec![(delivered, "Active".to_string())],
+        "only the delivered key is left"
+    );
+}
+
+#[test]
+fn a_new_user_not_yet_visible_to_iam_is_waited_for() {
+    // IAM is eventually consistent: for a moment after CreateUser, AddUserToGroup and CreateAccessKey
+    // may answer NoSuchEntity. moto never does; the proxy does for 1.5 s after each CreateUser.
+    let moto = Moto::dedicated();
+    let proxy = FaultProxy::start(&moto);
+    proxy.set_rules(json!([
+        {"action": "AddUserToGroup", "fault": "young", "ms": 1500},
+        {"action": "CreateAccessKey", "fault": "young", "ms": 1500}
+    ]));
+    let p = prefix("young");
+    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+    let run = Sesctl::at(&proxy.url)
+        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+        .run();
+    run.assert_ok();
+    let log = proxy.log_entries();
+    let refused = log.iter().filter(|e| e["refused"] == true).count();
+    assert!(
+        refused >= 2,
+        "IAM said NoSuchEntity at least once for each call: {log:?}"
+    );
+    assert_eq!(access_keys(&moto.url, &user).len(), 1);
+    let groups = block_on(
+        support::iam(&moto.url)
+            .list_groups_for_user()
+            .user_name(&user)
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(groups.groups().len(), 1);
+}

@@ -397,6 +397,36 @@ fn rows(dir: &std::path::Path) -> Vec<Row> {
         ),
         ("secret that is not UTF-8", b"\xff\xfe\xfd".to_vec(), "UTF-8"),
         ("secret longer than 4096 bytes", vec![b'a'; 5000], "4096"),
+        (
+            "secret starting with a UTF-8 byte-order mark",
+            [&b"\xEF\xBB\xBF"[..], KEY.as_bytes()].concat(),
+            "byte-order mark",
+        ),
+        (
+            "secret ending with a no-break space",
+            format!("{KEY}\u{00A0}\n").into_bytes(),
+            "ends with a no-break space (U+00A0)",
+        ),
+        (
+            "secret ending with a zero-width space",
+            format!("{KEY}\u{200B}").into_bytes(),
+            "ends with a zero-width space (U+200B)",
+        ),
+        (
+            "an access key id instead of the secret",
+            b"AKIAIOSFODNN7EXAMPLE\n".to_vec(),
+            "an access key id (20 characters starting AKIA)",
+        ),
+        (
+            "a temporary access key id instead of the secret",
+            b"ASIAIOSFODNN7EXAMPLE".to_vec(),
+            "temporary access key id",
+        ),
+        (
+            "secret in quotes",
+            format!("\"{KEY}\"\n").into_bytes(),
+            "contains '\"' at character 1 of 42",
+        ),
     ] {
         rows.push((
             what,
@@ -448,8 +478,64 @@ fn rows(dir: &std::path::Path) -> Vec<Row> {
             needle,
         ));
     }
+    // the AWS CLI's conventions
+    rows.push((
+        "a profile that does not exist (--profile)",
+        vec!["setup".into(), "--profile".into(), "nope".into()],
+        Vec::new(),
+        Vec::new(),
+        "the config profile (nope) could not be found",
+    ));
+    for (what, var, value, needle) in [
+        (
+            "a profile that does not exist (AWS_PROFILE)",
+            "AWS_PROFILE",
+            "nope".to_string(),
+            "the config profile (nope) could not be found",
+        ),
+        (
+            "AWS_CA_BUNDLE that does not exist",
+            "AWS_CA_BUNDLE",
+            missing_pem.clone(),
+            "AWS_CA_BUNDLE",
+        ),
+        (
+            "AWS_CA_BUNDLE without a PEM certificate",
+            "AWS_CA_BUNDLE",
+            not_pem.clone(),
+            "no usable PEM certificate",
+        ),
+        (
+            "AWS_DEFAULT_OUTPUT the AWS CLI does not know",
+            "AWS_DEFAULT_OUTPUT",
+            "xml".to_string(),
+            "AWS_DEFAULT_OUTPUT is 'xml'",
+        ),
+    ] {
+        rows.push((what, vec!["setup".into()], Vec::new(), vec![(var, value)], needle));
+    }
+    let bad_services = dir.join("bad-services-config");
+    std::fs::write(
+        &bad_services,
+        "[default]\nservices = local\n\n[services local]\nsecrets_manager =\n  endpoint_url = nonsense\n",
+    )
+    .unwrap();
+    rows.push((
+        "a [services] endpoint in the config file that is not a URL",
+        vec!["setup".into()],
+        Vec::new(),
+        vec![
+            ("AWS_CONFIG_FILE", bad_services.to_str().unwrap().to_string()),
+            // An empty variable counts as unset, so the config file's endpoints apply.
+            ("AWS_ENDPOINT_URL", String::new()),
+        ],
+        "[services] local secrets_manager endpoint_url 'nonsense' is not a URL",
+    ));
     rows
 }
+
+/// A well-formed secret access key (the SES developer guide's example).
+const KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 #[test]
 fn every_bad_input_exits_2_with_one_line_before_any_aws_request() {

@@ -407,7 +407,16 @@ fn key_source() -> Shape {
     Shape::Tagged(
         "kind",
         vec![
-            ("credential_report", vec![req("generated", null_or(Date))]),
+            (
+                "credential_report",
+                vec![
+                    req("generated", null_or(Date)),
+                    req("stale", Bool),
+                    req("key_ids", Bool),
+                    req("users_not_in_report", Int),
+                    opt("note", Str),
+                ],
+            ),
             ("per_user", vec![req("reason", Str)]),
         ],
     )
@@ -437,7 +446,13 @@ fn smtp_user(with_findings: bool) -> Shape {
         req(
             "keys",
             arr(obj(vec![
-                req("access_key_id", Str),
+                // Null in `audit` without --key-ids (the credential report has no key ids).
+                if with_findings {
+                    req("access_key_id", null_or(Str))
+                } else {
+                    req("access_key_id", Str)
+                },
+                req("slot", Int),
                 req("status", one_of(&["Active", "Inactive"])),
                 req("created", Date),
                 req("last_used", null_or(Date)),
@@ -468,6 +483,7 @@ fn smtp_user(with_findings: bool) -> Shape {
                 req("severity", one_of(&["error", "warning", "info"])),
                 req("user_name", Str),
                 req("access_key_id", null_or(Str)),
+                req("key_slot", null_or(Int)),
                 req("message", Str),
                 req("fix", Str),
             ])),
@@ -954,6 +970,7 @@ fn audit_list_and_create_user_verify() {
     let run = json_run(url, &["audit"]);
     run.assert_ok();
     let doc = pinned("audit -o json", &run, &audit_report());
+    assert_eq!(doc["schema_version"], 2);
     assert_eq!(doc["summary"]["smtp_users"], 2, "{doc:#}");
     exercised("audit", &doc, "/users/0/findings/0/id");
     exercised("audit", &doc, "/users/0/reasons/0/reason");
@@ -964,6 +981,14 @@ fn audit_list_and_create_user_verify() {
         .position(|u| u["keys"].as_array().is_some_and(|k| !k.is_empty()))
         .expect("a user with a key");
     exercised("audit", &doc, &format!("/users/{with_keys}/keys/0/status"));
+    let run = json_run(url, &["audit", "--key-ids"]);
+    run.assert_ok();
+    let doc = pinned("audit --key-ids -o json", &run, &audit_report());
+    exercised(
+        "audit --key-ids",
+        &doc,
+        &format!("/users/{with_keys}/keys/0/access_key_id"),
+    );
 
     let run = json_run(url, &["list"]);
     run.assert_ok();

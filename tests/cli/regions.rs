@@ -43,6 +43,33 @@ fn json_is_one_document_with_ports_and_sources() {
 }
 
 #[test]
+fn osaka_is_in_the_table_and_fips_hosts_only_where_documented() {
+    let run = Sesctl::offline().args(["regions", "-o", "json"]).run();
+    run.assert_ok();
+    let v = run.json();
+    let list = v.as_array().unwrap();
+    let osaka = list.iter().find(|r| r["region"] == "ap-northeast-3").unwrap();
+    assert_eq!(osaka["smtp_host"], "email-smtp.ap-northeast-3.amazonaws.com");
+    assert_eq!(osaka["fips_smtp_host"], serde_json::Value::Null);
+    for region in ["us-east-2", "us-west-1"] {
+        let r = list.iter().find(|r| r["region"] == region).unwrap();
+        assert_eq!(r["fips_smtp_host"], serde_json::Value::Null, "{region}");
+    }
+    let fips: Vec<&str> = list
+        .iter()
+        .filter(|r| r["fips_smtp_host"].is_string())
+        .map(|r| r["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(fips, ["us-east-1", "us-west-2", "us-gov-west-1"]);
+    // derive takes it without --allow-unknown-region.
+    Sesctl::offline()
+        .args(["derive", "--region", "ap-northeast-3"])
+        .stdin("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .run()
+        .assert_ok();
+}
+
+#[test]
 fn regions_needs_no_aws_configuration() {
     // A broken endpoint and profile must not matter to an offline command.
     let run = Sesctl::offline()

@@ -218,6 +218,7 @@ fn an_inactive_key_from_a_stored_secret_is_diagnosed() {
     );
     let run = Sesctl::at(&moto().url)
         .args(["verify", "--secret-name", &secret_name, "--region", "us-east-1"])
+        .args(["--allow-host", "127.0.0.1"])
         .args(["--ca-file", server.ca_arg(), "-o", "json"])
         .run();
     run.assert_code(1);
@@ -256,9 +257,28 @@ fn reads_the_credential_and_endpoint_from_a_secret() {
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     let name = format!("{p}/smtp");
     store_secret(&name, USER, &pw, server.port, "us-east-1", "someone");
+    // A host the secret names that is not an SES endpoint gets no password unless trusted by name.
     let run = Sesctl::at(&moto().url)
         .args(["verify", "--secret-name", &name, "--region", "us-east-1"])
-        .args(["--ca-file", server.ca_arg(), "-vvv"])
+        .args(["--ca-file", server.ca_arg()])
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("not an Amazon SES SMTP endpoint"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--allow-host 127.0.0.1"), "{}", run.stderr);
+    assert!(
+        server.verbs().is_empty(),
+        "no connection was made: {:?}",
+        server.verbs()
+    );
+    assert_no_leak(&run, USER, &pw);
+
+    let run = Sesctl::at(&moto().url)
+        .args(["verify", "--secret-name", &name, "--region", "us-east-1"])
+        .args(["--allow-host", "127.0.0.1", "--ca-file", server.ca_arg(), "-vvv"])
         .run();
     run.assert_ok();
     assert!(

@@ -9,12 +9,19 @@ still match) and, for requests whose API action matches a rule, answers with a f
   throttle  the service's throttling error (IAM `Throttling`, Secrets Manager `ThrottlingException`)
   drop      close the connection without answering
   hang      hold the request open for `seconds` (default 300), then drop it
+  young     IAM's eventual consistency: for `ms` (default 2000) after a CreateUser for a user name was
+            answered through this proxy, answer the rule's action for that UserName with NoSuchEntity
+            (404), as IAM can while a new user propagates; later requests are forwarded
   delay     hold the request for `seconds` (default 1), then forward it and relay the answer (a slow
             call, for making races between two runs deterministic)
   after     forward the request, then drop the connection instead of relaying the answer (the call
             took effect but the caller never hears so)
   record    forward the request and relay the answer, keeping the answer's body in the log entry
             (`response`), so a test can learn values only the service returned (a new key's secret)
+  ratelimit a sustained rate limit, as IAM's: a token bucket of `rate` tokens a second holding at
+            most `burst` (default: `rate`, full at the start); a matching request takes a token and is
+            forwarded, and with none left it is answered as `throttle` does (logged with fault
+            "ratelimit"). Rules after it still apply to the requests it lets through.
   paginate  forward the request, then answer with one page of the (IAM query-protocol) list result:
             at most `page_size` entries (or the request's MaxItems, if smaller) of the result's
             top-level lists taken together, from the offset in the request's Marker, with
@@ -23,8 +30,9 @@ still match) and, for requests whose API action matches a rule, answers with a f
 
 Control API (on the same port):
   POST /__proxy/rules   body: JSON list of rules, replacing the current ones
-  GET  /__proxy/log     JSON list of {"action", "fault"} for every request seen (and "response"
-                        for recorded ones)
+  GET  /__proxy/log     JSON list of {"action", "fault", "t"} for every request seen ("t": seconds
+                        since the proxy started, when the request arrived; "response" for recorded
+                        ones)
   POST /__proxy/reset   clear rules and log
 
 A rule: {"action": "CreateAccessKey", "fault": "error", "status": 500, "code": "ServiceFailure",
@@ -48,9 +56,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 RULES = []
+CREATED_USERS = {}  # user name -> when its CreateUser answered (for the "young" fault)
 LOG = []
 UPSTREAM = None
 RNG = random.Random(1234)
+
+
+def user_name_of(body: bytes) -> str:
+    """The UserName parameter of an IAM (query-protocol) request, or ""."""
+    values = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("UserName")
+    return values[0] if values else ""
 
 
 def action_of(headers, body: bytes, path: str) -> str:
@@ -63,6 +78,26 @@ def action_of(headers, body: bytes, path: str) -> str:
         if "Action" in fields:
             return fields["Action"][0]
     return ""
+
+
+STARTED = time.monotonic()
+
+
+def take_token(rule) -> bool:
+    """The rate-limit rule's token bucket (called with LOCK held): refill for the time passed, then
+    take one token if there is one."""
+    now = time.monotonic()
+    rate = float(rule["rate"])
+    burst = float(rule.get("burst", rate))
+    tokens = rule.get("_tokens", burst)
+    last = rule.get("_last", now)
+    tokens = min(burst, tokens + (now - last) * rate)
+    rule["_last"] = now
+    if tokens >= 1.0:
+        rule["_tokens"] = tokens - 1.0
+        return True
+    rule["_tokens"] = tokens
+    return False
 
 
 def pick_rule(action: str, body: bytes):
@@ -80,6 +115,10 @@ def pick_rule(action: str, body: bytes):
                 continue
             if RNG.random() >= rule.get("probability", 1.0):
                 continue
+            if rule.get("fault") == "ratelimit":
+                if take_token(rule):
+                    continue
+                return {"fault": "ratelimit"}
             if "times" in rule:
                 rule["times"] -= 1
             return dict(rule)
@@ -229,7 +268,7 @@ class Handler(BaseHTTPRequestHandler):
         action = action_of(self.headers, body, self.path)
         rule = pick_rule(action, body)
         fault = rule["fault"] if rule else None
-        entry = {"action": action, "fault": fault}
+        entry = {"action": action, "fault": fault, "t": round(time.monotonic() - STARTED, 4)}
         with LOCK:
             LOG.append(entry)
         json_protocol = bool(self.headers.get("X-Amz-Target"))
@@ -238,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "hang":
             time.sleep(float(rule.get("seconds", 300)))
             return self._drop()
-        if fault == "throttle":
+        if fault in ("throttle", "ratelimit"):
             code = "ThrottlingException" if json_protocol else "Throttling"
             ctype, data = error_body(json_protocol, code, "Rate exceeded")
             return self._reply(400, ctype, data)
@@ -247,7 +286,18 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(int(rule.get("status", 500)), ctype, data)
         if fault == "delay":
             time.sleep(float(rule.get("seconds", 1)))
+        if fault == "young":
+            name = user_name_of(body)
+            with LOCK:
+                born = CREATED_USERS.get(name)
+            if born is not None and (time.monotonic() - born) * 1000 < float(rule.get("ms", 2000)):
+                entry["refused"] = True
+                ctype, data = error_body(json_protocol, "NoSuchEntity", f"The user with name {name} cannot be found.")
+                return self._reply(404, ctype, data)
         status, headers, data = self._forward(body)
+        if action == "CreateUser" and status == 200:
+            with LOCK:
+                CREATED_USERS[user_name_of(body)] = time.monotonic()
         if fault == "after":
             return self._drop()
         if fault == "record":

@@ -11,6 +11,7 @@
 //! leaves `secret`, `regions`, `policy`, `validate`, `error`, `text`.
 
 pub mod aws;
+pub mod credential;
 pub mod error;
 pub mod interrupt;
 pub mod policy;

@@ -18,6 +18,9 @@ const GENERAL_REFERENCE: &str = "https://docs.aws.amazon.com/general/latest/gr/s
 const SMTP_CREDENTIALS_EXAMPLE: &str =
     "https://docs.aws.amazon.com/ses/latest/dg/ses_example_ses_Scenario_GenerateSmtpCredentials_section.html";
 const CHECKED: &str = "2026-11-25";
+/// The SMTP host lists that name ap-northeast-3's endpoint, taken from the General Reference's SMTP
+/// table (docs/regions.md weighs them): nodemailer's pull request that added it cites that table.
+const OSAKA_SOURCE: &str = "https://github.com/nodemailer/nodemailer/pull/1580";
 
 /// One region of the table.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -67,6 +70,7 @@ pub static REGIONS: &[Region] = &[
     region!("us-west-1", "US West (N. California)"),
     region!("us-west-2", "US West (Oregon)", fips),
     region!("ap-south-1", "Asia Pacific (Mumbai)"),
+    region!("ap-northeast-3", "Asia Pacific (Osaka)", None, OSAKA_SOURCE),
     region!("ap-northeast-1", "Asia Pacific (Tokyo)"),
     region!("ap-northeast-2", "Asia Pacific (Seoul)"),
     region!("ap-southeast-1", "Asia Pacific (Singapore)"),
@@ -191,6 +195,18 @@ mod tests {
             assert_eq!(check(r, false), Err(RegionError::NoSmtpEndpoint(r.to_string())));
             assert_eq!(check(r, true), Ok(r.to_string()));
         }
+    }
+
+    #[test]
+    fn fips_hosts_only_where_aws_documents_them() {
+        let fips: Vec<&str> = REGIONS
+            .iter()
+            .filter(|r| r.fips_smtp_host.is_some())
+            .map(|r| r.region)
+            .collect();
+        assert_eq!(fips, ["us-east-1", "us-west-2", "us-gov-west-1"]);
+        let osaka = lookup("ap-northeast-3").expect("ap-northeast-3 is in the table");
+        assert_eq!(osaka.smtp_host, "email-smtp.ap-northeast-3.amazonaws.com");
     }
 
     #[test]

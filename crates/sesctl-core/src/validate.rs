@@ -86,7 +86,7 @@ pub fn tags(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 /// A Secrets Manager secret name (or ARN): 1–512 characters of letters, digits and `/_+=.@-`.
 pub fn secret_name(name: &str) -> anyhow::Result<()> {
     if name.starts_with("arn:") {
-        return Ok(());
+        return secret_arn(name).map(|_| ());
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
     if name.is_empty() || name.len() > 512 {
@@ -100,6 +100,68 @@ pub fn secret_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The parts of a Secrets Manager secret ARN that decide where it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    /// The secret's name with the six-character suffix Secrets Manager adds (`NAME-AbCdEf`).
+    pub name: String,
+}
+
+/// Checks a secret ARN, `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`, part by part (Secrets
+/// Manager would otherwise take a malformed one as a literal name): the partition, the service, a
+/// region name, a 12-digit account and a valid secret name.
+pub fn secret_arn(arn: &str) -> anyhow::Result<SecretArn> {
+    let bad = |why: &str| {
+        usage(format!(
+            "'{}' is not a secret ARN ({why}); expected arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME",
+            crate::error::escape_controls(arn)
+        ))
+    };
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let [_, partition, service, region, account, kind, name] = parts.as_slice() else {
+        return Err(bad("too few parts"));
+    };
+    if ![
+        "aws",
+        "aws-cn",
+        "aws-us-gov",
+        "aws-iso",
+        "aws-iso-b",
+        "aws-iso-e",
+        "aws-iso-f",
+        "aws-eusc",
+    ]
+    .contains(partition)
+    {
+        return Err(bad("unknown partition"));
+    }
+    if *service != "secretsmanager" {
+        return Err(bad("not a Secrets Manager ARN"));
+    }
+    if !crate::regions::looks_like_region(region) {
+        return Err(bad("no region"));
+    }
+    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("the account is not 12 digits"));
+    }
+    if *kind != "secret" {
+        return Err(bad("not a secret"));
+    }
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+    if name.is_empty() || name.len() > 512 || !name.chars().all(ok_char) {
+        return Err(bad("the secret name is not one Secrets Manager allows"));
+    }
+    Ok(SecretArn {
+        partition: partition.to_string(),
+        region: region.to_string(),
+        account: account.to_string(),
+        name: name.to_string(),
+    })
+}
+
 /// A KMS key id, alias or ARN: non-empty, no whitespace, at most 2048 characters.
 pub fn kms_key_id(id: &str) -> anyhow::Result<()> {
     if id.is_empty() || id.len() > 2048 || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -110,9 +172,52 @@ pub fn kms_key_id(id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A secret access key given to `derive` (`what` names where it came from): it must not be an access
+/// key id (20 characters starting AKIA or ASIA: the SMTP user name, pasted instead of the secret), and
+/// every character must be one AWS uses in secret access keys (A-Z a-z 0-9 + /). The length is not
+/// checked: AWS's keys are 40 characters, but the derivation is defined for any key (published test
+/// vectors use shorter ones).
+pub fn secret_access_key(value: &str, what: &str) -> anyhow::Result<()> {
+    const SHAPE: &str = "a secret access key is 40 characters of A-Z a-z 0-9 + /";
+    let count = value.chars().count();
+    let key_id_shape = count == 20
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if key_id_shape && (value.starts_with("AKIA") || value.starts_with("ASIA")) {
+        let kind = if value.starts_with("ASIA") {
+            "a temporary access key id (20 characters starting ASIA)"
+        } else {
+            "an access key id (20 characters starting AKIA)"
+        };
+        return Err(usage(format!(
+            "the {what} is {kind}, not the secret: the key id is the SMTP user name; {SHAPE}, shown \
+             with the key id once, when the key was created"
+        )));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+    if let Some((i, c)) = value.chars().enumerate().find(|(_, c)| !allowed(*c)) {
+        let seen = if c.is_ascii_graphic() {
+            format!("'{c}'")
+        } else {
+            format!("U+{:04X}", c as u32)
+        };
+        return Err(usage(format!(
+            "the {what} contains {seen} at character {} of {count}, which no secret access key has: {SHAPE}",
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
 /// An endpoint URL: http or https with a host.
 pub fn endpoint_url(raw: &str) -> anyhow::Result<()> {
     endpoint_url_in("--endpoint-url", raw)
+}
+
+/// An endpoint URL read from `source` (a variable, the config file), named in the message.
+pub fn endpoint_url_from(source: &str, raw: &str) -> anyhow::Result<()> {
+    endpoint_url_in(source, raw)
 }
 
 fn endpoint_url_in(source: &str, raw: &str) -> anyhow::Result<()> {
@@ -172,6 +277,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secret_arns_are_checked_part_by_part() {
+        let a = secret_arn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp/app-AbCdEf").unwrap();
+        assert_eq!(
+            (a.region.as_str(), a.account.as_str()),
+            ("eu-west-1", "123456789012")
+        );
+        let g = secret_arn("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:a-b").unwrap();
+        assert_eq!(g.region, "us-gov-west-1");
+        for bad in [
+            "arn:totally bogus; rm -rf",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:secretsmanager::123456789012:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:1234:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:parameter:x",
+            "arn:nope:secretsmanager:eu-west-1:123456789012:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bad name",
+        ] {
+            let e = secret_arn(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code_for(&e), 2, "{bad}");
+            assert!(secret_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn user_names() {
         for ok in [
             "a",
@@ -215,10 +344,37 @@ mod tests {
     #[test]
     fn secret_names() {
         assert!(secret_name("smtp/app-mailer").is_ok());
-        assert!(secret_name("arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf").is_ok());
+        assert!(secret_name("arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf").is_ok());
         for bad in ["", "has space", "bad#char"] {
             assert!(secret_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn secret_access_keys() {
+        let what = "secret access key";
+        assert!(secret_access_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", what).is_ok());
+        assert!(secret_access_key("some+secret+key", what).is_ok());
+        let err = secret_access_key("AKIAIOSFODNN7EXAMPLE", what)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("access key id (20 characters starting AKIA)"),
+            "{err}"
+        );
+        assert!(!err.contains("IOSFODNN7"), "{err}");
+        let err = secret_access_key("ASIAIOSFODNN7EXAMPLE", what)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("temporary access key id"), "{err}");
+        let err = secret_access_key("\"wJalrXUtnFEMI\"", what)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'\"' at character 1 of 15"), "{err}");
+        let err = secret_access_key("abc\u{00FC}", what).unwrap_err().to_string();
+        assert!(err.contains("U+00FC at character 4 of 4"), "{err}");
+        // 20 characters starting AKIA but with a lower-case letter: not a key id, a (short) secret.
+        assert!(secret_access_key("AKIAiOSFODNN7EXAMPLE", what).is_ok());
     }
 
     #[test]

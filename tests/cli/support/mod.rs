@@ -263,6 +263,12 @@ impl FaultProxy {
         assert_eq!(status, 200);
     }
 
+    /// The proxy's log entries as it keeps them (action, fault, and what the fault did).
+    pub fn log_entries(&self) -> Vec<serde_json::Value> {
+        let (_, body) = http("GET", &format!("{}/__proxy/log", self.url), "").unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
     /// The actions seen so far, in order, with the fault applied to each (if any).
     pub fn log(&self) -> Vec<(String, Option<String>)> {
         let (_, body) = http("GET", &format!("{}/__proxy/log", self.url), "").unwrap();

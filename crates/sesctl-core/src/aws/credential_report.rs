@@ -5,6 +5,11 @@
 //! The report has no access key ids. Its key slots are ordered by creation, and a slot's
 //! `last_rotated` is the key's creation time, which is how a slot is matched to a key that
 //! iam:ListAccessKeys names.
+//!
+//! IAM generates a new report only when the one it has is more than four hours old
+//! ([`REUSED_FOR`]); keys created, deleted or used since the report's generation are not in it. A
+//! caller denied iam:GenerateCredentialReport still gets the report IAM already has, however old,
+//! with a note saying so.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -35,12 +40,25 @@ pub struct ReportRow {
     pub keys: Vec<ReportKey>,
 }
 
+/// IAM answers iam:GenerateCredentialReport with the report it has while that is younger than this.
+pub const REUSED_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(4);
+
 /// A downloaded credential report.
 #[derive(Debug, Clone)]
 pub struct CredentialReport {
     /// When IAM generated it (a report is reused for up to four hours).
     pub generated: Option<DateTime<Utc>>,
     pub rows: HashMap<String, ReportRow>,
+    /// Why the report may be older than usual (iam:GenerateCredentialReport was denied, so the
+    /// report IAM already had was read).
+    pub note: Option<String>,
+}
+
+impl CredentialReport {
+    /// Whether the report is older than IAM lets a report get when one is asked for (or has no time).
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        self.generated.is_none_or(|g| now - g > REUSED_FOR)
+    }
 }
 
 /// Values IAM writes where a field has no value.
@@ -116,39 +134,76 @@ pub fn parse(content: &[u8]) -> Result<HashMap<String, ReportRow>, String> {
 }
 
 impl Iam {
-    /// iam:GenerateCredentialReport, repeated until IAM says the report is complete (at most `wait`),
-    /// then iam:GetCredentialReport. A report younger than four hours is reused by IAM as it is.
+    /// iam:GenerateCredentialReport, repeated with a growing pause (250 ms doubling to 2 s) until IAM
+    /// says the report is complete, for at most `wait`; then iam:GetCredentialReport (polled the same
+    /// way while IAM answers ReportInProgress). A report younger than four hours is reused by IAM as it
+    /// is. Denied iam:GenerateCredentialReport, the report IAM already has is read, with a note; none
+    /// there (ReportNotPresent, ReportExpired) is a `NotFound` error that says why.
     pub async fn credential_report(&self, wait: Duration) -> Result<CredentialReport, AwsError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(250);
+        let not_ready = |action: &'static str| AwsError {
+            kind: ErrorKind::Timeout,
+            action,
+            code: None,
+            message: format!("the credential report was not ready within {} s", wait.as_secs()),
+        };
+        let mut note = None;
         loop {
-            let out = self
-                .sdk()
-                .generate_credential_report()
-                .send()
-                .await
-                .map_err(|e| classify("iam:GenerateCredentialReport", e))?;
-            if out.state() == Some(&ReportStateType::Complete) {
-                break;
+            match self.sdk().generate_credential_report().send().await {
+                Ok(out) if out.state() == Some(&ReportStateType::Complete) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let e = classify("iam:GenerateCredentialReport", e);
+                    if !e.is(ErrorKind::AccessDenied) {
+                        return Err(e);
+                    }
+                    note = Some(format!("{e}; the report IAM already had was read"));
+                    break;
+                }
             }
             let left = wait.saturating_sub(started.elapsed());
             if left.is_zero() {
-                return Err(AwsError {
-                    kind: ErrorKind::Timeout,
-                    action: "iam:GenerateCredentialReport",
-                    code: None,
-                    message: format!("the credential report was not ready within {} s", wait.as_secs()),
-                });
+                return Err(not_ready("iam:GenerateCredentialReport"));
             }
             tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(Duration::from_secs(2));
         }
-        let out = self
-            .sdk()
-            .get_credential_report()
-            .send()
-            .await
-            .map_err(|e| classify("iam:GetCredentialReport", e))?;
+        let out = loop {
+            let e = match self.sdk().get_credential_report().send().await {
+                Ok(out) => break out,
+                Err(e) => classify("iam:GetCredentialReport", e),
+            };
+            let code = e.code.clone().unwrap_or_default();
+            match code.as_str() {
+                "ReportInProgress" => {
+                    let left = wait.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        return Err(not_ready("iam:GetCredentialReport"));
+                    }
+                    tokio::time::sleep(pause.min(left)).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                "ReportNotPresent" | "ReportExpired" => {
+                    let why = match &note {
+                        Some(_) => "no credential report exists and iam:GenerateCredentialReport was denied",
+                        None => "IAM had no credential report although it said one was complete",
+                    };
+                    return Err(AwsError {
+                        kind: ErrorKind::NotFound,
+                        action: "iam:GetCredentialReport",
+                        code: e.code.clone(),
+                        message: format!("{why} ({}){}", e.message, denied_suffix(&note)),
+                    });
+                }
+                _ => {
+                    return Err(AwsError {
+                        message: format!("{}{}", e.message, denied_suffix(&note)),
+                        ..e
+                    })
+                }
+            }
+        };
         let content = out.content().map(|b| b.as_ref()).unwrap_or_default();
         let rows = parse(content).map_err(|message| AwsError {
             kind: ErrorKind::Other,
@@ -159,8 +214,17 @@ impl Iam {
         Ok(CredentialReport {
             generated: out.generated_time().map(to_utc),
             rows,
+            note,
         })
     }
+}
+
+/// The denial of iam:GenerateCredentialReport, for the message of a failed read after it.
+fn denied_suffix(note: &Option<String>) -> String {
+    note.as_deref()
+        .and_then(|n| n.split("; the report IAM already had").next())
+        .map(|denied| format!("; before it, {denied}"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -209,6 +273,20 @@ N/A,u,true,2023-03-03T03:03:03+00:00,no_information,N/A,N/A,false,N/A,N/A,N/A\n"
         let rows = parse(csv.as_bytes()).unwrap();
         assert_eq!(rows["u"].keys.len(), 1);
         assert_eq!(rows["u"].keys[0].last_used, None);
+    }
+
+    #[test]
+    fn a_report_older_than_four_hours_is_stale() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let report = |generated: Option<&str>| CredentialReport {
+            generated: generated.map(at),
+            rows: HashMap::new(),
+            note: None,
+        };
+        let now = at("2025-06-01T12:00:00Z");
+        assert!(!report(Some("2025-06-01T08:00:00Z")).is_stale(now));
+        assert!(report(Some("2025-06-01T07:59:59Z")).is_stale(now));
+        assert!(report(None).is_stale(now));
     }
 
     #[test]

@@ -554,6 +554,14 @@ impl Iam {
         })
     }
 
+    /// How long one attempt of a call may take (`--api-timeout`), when set.
+    pub fn attempt_timeout(&self) -> Option<std::time::Duration> {
+        self.client
+            .config()
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout())
+    }
+
     /// The attempts the client makes per call (its retry configuration).
     pub fn max_attempts(&self) -> u32 {
         self.client

@@ -8,20 +8,22 @@
 pub mod account;
 pub mod authorization;
 pub mod cleanup;
+pub mod conventions;
 pub mod credential_report;
 pub mod error;
 pub mod iam;
 pub mod key_owner;
+pub mod retry;
 pub mod secrets;
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 
 use crate::secret::Secret;
+pub use conventions::{Conventions, Service};
 pub use error::{AwsError, ErrorKind};
 
 /// IAM is a global service; with no region configured, its requests are signed for this one.
@@ -44,12 +46,24 @@ pub struct AwsOptions {
 #[derive(Clone)]
 pub struct Aws {
     config: SdkConfig,
+    conventions: Conventions,
 }
 
 impl Aws {
     /// Resolves the configuration: credentials chain, region chain, endpoint overrides (including
     /// `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`), retries.
+    /// Conventions that cannot be resolved (an unknown profile, an unreadable CA bundle) are logged
+    /// and left out; the CLI resolves them first and refuses such input ([`Aws::load_with`]).
     pub async fn load(options: &AwsOptions) -> Aws {
+        let conventions = Conventions::resolve(options).await.unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            Conventions::default()
+        });
+        Self::load_with(options, conventions).await
+    }
+
+    /// As [`Aws::load`], with the AWS CLI's conventions already resolved ([`Conventions::resolve`]).
+    pub async fn load_with(options: &AwsOptions, conventions: Conventions) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
@@ -60,17 +74,18 @@ impl Aws {
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if let Some(attempts) = options.max_attempts {
-            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
-        }
         loader = loader.timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(10))
                 .operation_attempt_timeout(options.attempt_timeout)
                 .build(),
         );
+        if let Some(http) = conventions.http_client() {
+            loader = loader.http_client(http);
+        }
         Aws {
-            config: loader.load().await,
+            config: retry::apply(conventions.finish(loader.load().await), options.max_attempts),
+            conventions,
         }
     }
 
@@ -81,26 +96,38 @@ impl Aws {
 
     /// The IAM client, signing for us-east-1 when no region is configured.
     pub fn iam(&self) -> iam::Iam {
-        let mut builder = aws_sdk_iam::config::Builder::from(&self.config);
+        let mut builder = aws_sdk_iam::config::Builder::from(&self.config)
+            .interceptor(retry::ThrottlingRetries::for_config(&self.config));
         if self.config.region().is_none() {
             builder = builder.region(Region::new(IAM_SIGNING_REGION));
+        }
+        if let Some(url) = self.conventions.endpoint(Service::Iam) {
+            builder = builder.endpoint_url(url);
         }
         iam::Iam::new(aws_sdk_iam::Client::from_conf(builder.build()))
     }
 
     /// The Secrets Manager client for `region` (the SMTP credential's region, where its secret lives).
     pub fn secrets(&self, region: &str) -> secrets::Secrets {
-        let builder = aws_sdk_secretsmanager::config::Builder::from(&self.config)
-            .region(Region::new(region.to_string()));
+        let mut builder = aws_sdk_secretsmanager::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .interceptor(retry::ThrottlingRetries::for_config(&self.config));
+        if let Some(url) = self.conventions.endpoint(Service::SecretsManager) {
+            builder = builder.endpoint_url(url);
+        }
         secrets::Secrets::new(aws_sdk_secretsmanager::Client::from_conf(builder.build()))
     }
 
     /// Who the credentials are (sts:GetCallerIdentity; needs no permission): the account id and the
     /// partition (`aws`, `aws-us-gov`, `aws-cn`), which policy ARNs are built from.
     pub async fn caller(&self) -> Result<Caller, AwsError> {
-        let mut builder = aws_sdk_sts::config::Builder::from(&self.config);
+        let mut builder = aws_sdk_sts::config::Builder::from(&self.config)
+            .interceptor(retry::ThrottlingRetries::for_config(&self.config));
         if self.config.region().is_none() {
             builder = builder.region(Region::new(IAM_SIGNING_REGION));
+        }
+        if let Some(url) = self.conventions.endpoint(Service::Sts) {
+            builder = builder.endpoint_url(url);
         }
         let sts = aws_sdk_sts::Client::from_conf(builder.build());
         let out = sts

@@ -85,6 +85,25 @@ pub fn region_of_host(host: &str) -> Option<String> {
     crate::regions::looks_like_region(region).then(|| region.to_string())
 }
 
+/// Whether `host` is an Amazon SES SMTP endpoint: `email-smtp[-fips].REGION.amazonaws.com(.cn)`, or
+/// an interface VPC endpoint for it (`vpce-….email-smtp.REGION.vpce.amazonaws.com`). Only such hosts
+/// are sent a password that a secret names; any other must be named by the operator.
+pub fn is_ses_smtp_host(host: &str) -> bool {
+    if region_of_host(host).is_some() {
+        return true;
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let Some(rest) = host.strip_suffix(".vpce.amazonaws.com") else {
+        return false;
+    };
+    let mut labels = rest.split('.');
+    matches!(
+        (labels.next(), labels.next(), labels.next(), labels.next()),
+        (Some(v), Some("email-smtp"), Some(region), None)
+            if v.starts_with("vpce-") && crate::regions::looks_like_region(region)
+    )
+}
+
 /// Advice for a failed login, most likely cause first. Never empty.
 pub fn diagnose(failure: &LoginFailure, facts: &Facts, now: DateTime<Utc>) -> Vec<String> {
     let mut out = Vec::new();
@@ -140,11 +159,28 @@ pub fn diagnose(failure: &LoginFailure, facts: &Facts, now: DateTime<Utc>) -> Ve
                 )),
             }
         }
-        FailureKind::Dns => out.push(
-            "the host name did not resolve: check --smtp-host or --region, and DNS on this network \
-             (a VPC endpoint needs its private DNS name)"
-                .to_string(),
-        ),
+        FailureKind::Dns => {
+            // An SES host that does not resolve most often means SES has no SMTP endpoint there: SES
+            // offers SMTP in fewer regions than its API.
+            if facts.ses_host {
+                let region = &facts.endpoint_region;
+                let table = if crate::regions::lookup(region).is_some() {
+                    "it is in sesctl's table of SMTP regions, so check DNS on this network first"
+                } else {
+                    "it is not in sesctl's table of SMTP regions (`sesctl regions`)"
+                };
+                out.push(format!(
+                    "{} does not resolve: region {region} may have no SES SMTP endpoint ({table}); SES \
+                     offers SMTP in fewer regions than its API, so send from a region that has one",
+                    failure.host
+                ));
+            }
+            out.push(
+                "the host name did not resolve: check --smtp-host or --region, and DNS on this network \
+                 (a VPC endpoint needs its private DNS name)"
+                    .to_string(),
+            );
+        }
         FailureKind::Connect => out.push(format!(
             "the connection failed (endpoint or network): check --smtp-host and --port, and that outbound \
              port {} is allowed; EC2 restricts outbound port 25, so use 587 or 2587 there",
@@ -291,6 +327,27 @@ fn list(ports: &[u16]) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ses_smtp_hosts_are_recognised_and_others_are_not() {
+        for host in [
+            "email-smtp.eu-west-1.amazonaws.com",
+            "email-smtp-fips.us-east-1.amazonaws.com",
+            "EMAIL-SMTP.us-east-1.amazonaws.com.",
+            "vpce-0a1b2c3d4e5f-abcdefgh.email-smtp.eu-west-1.vpce.amazonaws.com",
+        ] {
+            assert!(is_ses_smtp_host(host), "{host}");
+        }
+        for host in [
+            "127.0.0.1",
+            "smtp.example.com",
+            "email-smtp.eu-west-1.amazonaws.com.evil.example",
+            "email-smtp.eu-west-1.example.com",
+            "evil.email-smtp.eu-west-1.vpce.amazonaws.com",
+        ] {
+            assert!(!is_ses_smtp_host(host), "{host}");
+        }
+    }
+
     fn failure(kind: FailureKind) -> LoginFailure {
         LoginFailure {
             host: "email-smtp.eu-west-1.amazonaws.com".into(),
@@ -389,6 +446,28 @@ mod tests {
         let mut f = facts();
         f.username = "ASIAIOSFODNN7EXAMPLE".into();
         assert!(joined(&f).contains("temporary credentials"));
+    }
+
+    #[test]
+    fn an_ses_host_that_does_not_resolve_may_be_a_region_without_smtp() {
+        let mut f = facts();
+        f.endpoint_region = "ap-south-2".into();
+        let mut dns = failure(FailureKind::Dns);
+        dns.host = "email-smtp.ap-south-2.amazonaws.com".into();
+        let d = diagnose(&dns, &f, Utc::now()).join("\n");
+        assert!(
+            d.contains("email-smtp.ap-south-2.amazonaws.com does not resolve: region ap-south-2 may have no SES SMTP endpoint"),
+            "{d}"
+        );
+        assert!(d.contains("not in sesctl's table"), "{d}");
+        f.endpoint_region = "eu-west-1".into();
+        dns.host = "email-smtp.eu-west-1.amazonaws.com".into();
+        let d = diagnose(&dns, &f, Utc::now()).join("\n");
+        assert!(d.contains("check DNS on this network first"), "{d}");
+        // A custom host says nothing about regions.
+        f.ses_host = false;
+        let d = diagnose(&dns, &f, Utc::now()).join("\n");
+        assert!(!d.contains("may have no SES SMTP endpoint"), "{d}");
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //!
 //! Reading ([`read_inventory`]): the users (iam:GetAccountAuthorizationDetails, Filter=User), the
 //! groups and managed policies (the same call with Filter=Group,LocalManagedPolicy,AWSManagedPolicy)
-//! and the credential report run at once. Only SMTP users that hold keys then get one
-//! iam:ListAccessKeys each (the report has no key ids), with bounded concurrency. Where the report
-//! cannot be had (access denied, not ready in time, unreadable), each SMTP user's keys are read with
-//! per-user calls instead, and [`KeySource::PerUser`] says why.
+//! and the credential report run at once. The keys come from the report's two key slots (active,
+//! created, last used: date, region, service), with no per-user call: such a key is named by its slot
+//! and dates, since the report has no key ids. With [`ReadSettings::key_ids`] (`list`, `audit
+//! --key-ids`) each SMTP user that holds keys gets one iam:ListAccessKeys, with bounded concurrency,
+//! and each key its id. An SMTP user the report does not know (created after it) is read with
+//! per-user calls. Where the report cannot be had (access denied, none there, not ready in time,
+//! unreadable), every SMTP user's keys are read with per-user calls, and [`KeySource::PerUser`] says
+//! why.
 //!
 //! Judging ([`findings`]) is pure: a user, the rules and "now" in, findings out.
 
@@ -75,7 +79,11 @@ impl Reason {
 /// One access key of an SMTP user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Key {
-    pub access_key_id: String,
+    /// `None` when the keys came from the credential report alone (it has no key ids).
+    pub access_key_id: Option<String>,
+    /// The key's place among the user's keys ordered by creation (1 or 2), as the credential report's
+    /// `access_key_1_*` and `access_key_2_*` columns number them.
+    pub slot: u8,
     pub status: KeyStatus,
     pub created: DateTime<Utc>,
     pub last_used: Option<DateTime<Utc>>,
@@ -86,6 +94,14 @@ pub struct Key {
 impl Key {
     pub fn is_active(&self) -> bool {
         self.status == KeyStatus::Active
+    }
+
+    /// How findings and tables name the key: `key 1`, with its id when known.
+    pub fn name(&self) -> String {
+        match &self.access_key_id {
+            Some(id) => format!("key {} ({id})", self.slot),
+            None => format!("key {}", self.slot),
+        }
     }
 }
 
@@ -114,8 +130,20 @@ impl SmtpUser {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KeySource {
-    /// The IAM credential report (plus iam:ListAccessKeys for key ids).
-    CredentialReport { generated: Option<DateTime<Utc>> },
+    /// The IAM credential report (plus iam:ListAccessKeys for key ids when asked for).
+    CredentialReport {
+        generated: Option<DateTime<Utc>>,
+        /// Older than the four hours after which IAM generates a new report when asked (or undated):
+        /// keys created, deleted or used since are not in it.
+        stale: bool,
+        /// Whether key ids were read (one iam:ListAccessKeys per SMTP user with keys).
+        key_ids: bool,
+        /// SMTP users the report does not list (created after it), read with per-user calls.
+        users_not_in_report: usize,
+        /// Why the report may be old (iam:GenerateCredentialReport was denied).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Per-user calls, because the report could not be had.
     PerUser { reason: String },
 }
@@ -137,6 +165,9 @@ pub struct ReadSettings {
     pub page_size: Option<i32>,
     /// How long to wait for IAM to generate the credential report.
     pub report_wait: Duration,
+    /// Read each SMTP user's key ids (one iam:ListAccessKeys per SMTP user with keys); without it the
+    /// credential report alone describes the keys.
+    pub key_ids: bool,
 }
 
 /// Decides whether `user` is an SMTP user, and whether it can send. `documents` holds managed
@@ -240,8 +271,14 @@ pub async fn read_inventory(
     let mut policies = policies?;
     let (report, key_source) = match report {
         Ok(r) => {
-            let generated = r.generated;
-            (Some(r), KeySource::CredentialReport { generated })
+            let source = KeySource::CredentialReport {
+                generated: r.generated,
+                stale: r.is_stale(Utc::now()),
+                key_ids: settings.key_ids,
+                users_not_in_report: 0,
+                note: r.note.clone(),
+            };
+            (Some(r), source)
         }
         Err(e)
             if matches!(
@@ -294,12 +331,26 @@ pub async fn read_inventory(
         .filter_map(|u| classify(u, group_grants, &policies.documents).map(|(r, s)| (u.clone(), r, s)))
         .collect();
 
+    let report = report.as_ref();
+    let key_ids = settings.key_ids;
+    let not_in_report = report.map_or(0, |r| {
+        candidates
+            .iter()
+            .filter(|(d, _, _)| !r.rows.contains_key(&d.name))
+            .count()
+    });
+    let mut key_source = key_source;
+    if let KeySource::CredentialReport {
+        users_not_in_report, ..
+    } = &mut key_source
+    {
+        *users_not_in_report = not_in_report;
+    }
     progress.stage("reading access keys");
     progress.total(candidates.len() as u64);
-    let report = report.as_ref();
     let mut smtp_users: Vec<SmtpUser> = stream::iter(candidates)
         .map(|(detail, reasons, can_send)| async move {
-            let keys = user_keys(iam, &detail.name, report).await;
+            let keys = user_keys(iam, &detail.name, report, key_ids).await;
             progress.advance();
             let (keys, error) = match keys {
                 Ok(k) => (k, None),
@@ -327,21 +378,24 @@ pub async fn read_inventory(
     })
 }
 
-/// One user's keys: none without a call when the report shows none; otherwise iam:ListAccessKeys,
-/// and iam:GetAccessKeyLastUsed for each key the report does not cover.
+/// One user's keys. From the report's row alone when it has one and ids are not asked for (no call,
+/// nor when the row shows no key); otherwise iam:ListAccessKeys, and iam:GetAccessKeyLastUsed for
+/// each key the report does not cover (a user without a row, or no report at all).
 async fn user_keys(
     iam: &Iam,
     user: &str,
     report: Option<&CredentialReport>,
+    key_ids: bool,
 ) -> Result<Vec<Key>, crate::aws::AwsError> {
     let slots: &[ReportKey] = match report.and_then(|r| r.rows.get(user)) {
         Some(row) if row.keys.is_empty() => return Ok(Vec::new()),
+        Some(row) if !key_ids => return Ok(report_keys(&row.keys)),
         Some(row) => &row.keys,
         None => &[],
     };
     let listed = iam.list_access_keys(user).await?;
     let mut keys = Vec::new();
-    for (k, slot) in pair_keys(&listed, slots) {
+    for (i, (k, slot)) in pair_keys(&listed, slots).into_iter().enumerate() {
         let (last_used, last_used_service, last_used_region) = match slot {
             Some(s) => (
                 s.last_used,
@@ -354,7 +408,8 @@ async fn user_keys(
             }
         };
         keys.push(Key {
-            access_key_id: k.id,
+            access_key_id: Some(k.id),
+            slot: slot_number(i),
             status: k.status,
             created: k.created,
             last_used,
@@ -363,6 +418,31 @@ async fn user_keys(
         });
     }
     Ok(keys)
+}
+
+fn slot_number(index: usize) -> u8 {
+    u8::try_from(index + 1).unwrap_or(u8::MAX)
+}
+
+/// A user's keys as the credential report's slots describe them (no ids).
+pub fn report_keys(slots: &[ReportKey]) -> Vec<Key> {
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Key {
+            access_key_id: None,
+            slot: slot_number(i),
+            status: if s.active {
+                KeyStatus::Active
+            } else {
+                KeyStatus::Inactive
+            },
+            created: s.created,
+            last_used: s.last_used,
+            last_used_service: s.last_used_service.clone(),
+            last_used_region: s.last_used_region.clone(),
+        })
+        .collect()
 }
 
 // ---- findings ----
@@ -405,7 +485,11 @@ pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
     pub user_name: String,
+    /// The key's id, when it was read (`--key-ids`, `list`); `null` for a key known from the
+    /// credential report alone, and for findings about the user.
     pub access_key_id: Option<String>,
+    /// The key's slot (1 or 2, by creation), for findings about a key.
+    pub key_slot: Option<u8>,
     pub message: String,
     /// The command that fixes it.
     pub fix: String,
@@ -432,7 +516,8 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
             id,
             severity,
             user_name: name.clone(),
-            access_key_id: key.map(|k| k.access_key_id.clone()),
+            access_key_id: key.and_then(|k| k.access_key_id.clone()),
+            key_slot: key.map(|k| k.slot),
             message,
             fix,
         })
@@ -482,17 +567,25 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
         );
     }
     for key in &user.keys {
+        let key_name = key.name();
         if !key.is_active() {
+            let delete = match &key.access_key_id {
+                Some(id) => format!("aws iam delete-access-key --user-name {name} --access-key-id {id}"),
+                None => format!(
+                    "aws iam delete-access-key --user-name {name} --access-key-id ID (the inactive key created \
+                     {}; `sesctl list` shows its id)",
+                    day(key.created)
+                ),
+            };
             add(
                 ids::INACTIVE_KEY,
                 Severity::Info,
                 Some(key),
-                format!("inactive key created {} left behind", day(key.created)),
                 format!(
-                    "aws iam delete-access-key --user-name {name} --access-key-id {}, or \
-                     `sesctl rotate {name} --delete-inactive` at the next rotation",
-                    key.access_key_id
+                    "{key_name}: inactive key created {} left behind",
+                    day(key.created)
                 ),
+                format!("{delete}, or `sesctl rotate {name} --delete-inactive` at the next rotation"),
             );
             continue;
         }
@@ -502,7 +595,7 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
                 Severity::Error,
                 Some(key),
                 format!(
-                    "key created {}, before 2019-01-10: its SMTP password is a legacy v2 one SES rejects",
+                    "{key_name} created {}, before 2019-01-10: its SMTP password is a legacy v2 one SES rejects",
                     day(key.created)
                 ),
                 format!("sesctl rotate {name}"),
@@ -515,7 +608,8 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
                 Severity::Warning,
                 Some(key),
                 format!(
-                    "key is {age} days old (more than {} days)",
+                    "{key_name} created {} is {age} days old (more than {} days)",
+                    day(key.created),
                     rules.max_key_age_days
                 ),
                 format!("sesctl rotate {name}"),
@@ -526,7 +620,10 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
                 ids::KEY_NEVER_USED,
                 Severity::Warning,
                 Some(key),
-                format!("active key created {} has never been used", day(key.created)),
+                format!(
+                    "{key_name}: active key created {} has never been used",
+                    day(key.created)
+                ),
                 format!("sesctl delete-user {name} (if the credential is not needed)"),
             ),
             Some(used) => {
@@ -537,7 +634,8 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
                         Severity::Warning,
                         Some(key),
                         format!(
-                            "key last used {} ({idle} days ago, more than {})",
+                            "{key_name} created {} was last used {} ({idle} days ago, more than {})",
+                            day(key.created),
                             day(used),
                             rules.unused_days
                         ),
@@ -569,7 +667,8 @@ mod tests {
 
     fn key(id: &str, active: bool, created: &str, used: Option<&str>) -> Key {
         Key {
-            access_key_id: id.into(),
+            access_key_id: Some(id.into()),
+            slot: 1,
             status: if active {
                 KeyStatus::Active
             } else {
@@ -693,6 +792,40 @@ mod tests {
         // An inactive key is only "left behind", however old.
         assert_eq!(f[2].severity, Severity::Info);
         assert_eq!(f[2].access_key_id.as_deref(), Some("AKIA3"));
+    }
+
+    #[test]
+    fn keys_from_the_report_alone_are_named_by_slot_and_dates() {
+        let slots = [
+            slot(false, "2017-01-01T00:00:00Z", None),
+            slot(true, "2025-05-01T00:00:00Z", None),
+        ];
+        let keys = report_keys(&slots);
+        assert_eq!(keys.iter().map(|k| k.slot).collect::<Vec<_>>(), [1, 2]);
+        assert!(keys.iter().all(|k| k.access_key_id.is_none()));
+        assert_eq!(keys[0].status, KeyStatus::Inactive);
+        let u = user(vec![Reason::SendingGroup], true, keys);
+        let f = findings(&u, &rules());
+        assert_eq!(ids_of(&f), [ids::INACTIVE_KEY, ids::KEY_NEVER_USED]);
+        assert_eq!((f[0].access_key_id.as_deref(), f[0].key_slot), (None, Some(1)));
+        assert!(
+            f[0].message.starts_with("key 1: inactive key created 2017-01-01"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].fix.contains("sesctl list"), "{}", f[0].fix);
+        assert_eq!(f[1].key_slot, Some(2));
+        assert!(
+            f[1].message.starts_with("key 2: active key created 2025-05-01"),
+            "{}",
+            f[1].message
+        );
+        // With the id known, the finding carries it and the message names it.
+        let mut with_id = report_keys(&slots[1..]);
+        with_id[0].access_key_id = Some("AKIA2".into());
+        let f = findings(&user(vec![Reason::SendingGroup], true, with_id), &rules());
+        assert_eq!(f[0].access_key_id.as_deref(), Some("AKIA2"));
+        assert!(f[0].message.starts_with("key 1 (AKIA2): "), "{}", f[0].message);
     }
 
     #[test]

@@ -57,6 +57,19 @@ pub struct Request {
     /// The user name is the console-style default (no name was given): when another run took it in
     /// the same second, a suffix is added instead of failing.
     pub default_name: bool,
+    /// Where the secret is created, when not in the SES region (`--secret-region`).
+    pub secret_location: Option<String>,
+    /// The secret's own tags (`--secret-tag`), added to the user's tags and sesctl's.
+    pub secret_tags: Vec<(String, String)>,
+    /// The secret's description, when not sesctl's default.
+    pub secret_description: Option<String>,
+}
+
+impl Request {
+    /// The region the secret is created in: `--secret-region`, else the SES region.
+    pub fn secret_region(&self) -> &str {
+        self.secret_location.as_deref().unwrap_or(&self.region)
+    }
 }
 
 /// The default user name, as the console names them: `ses-smtp-user.YYYYMMDD-HHMMSS` in UTC.
@@ -85,7 +98,7 @@ pub struct Prepared {
 /// secretsmanager:DescribeSecret (the secret must not exist), sts:GetCallerIdentity and setup's reads.
 pub async fn prepare(aws: &Aws, request: Request) -> anyhow::Result<Prepared> {
     let iam = aws.iam();
-    let secrets = aws.secrets(&request.region);
+    let secrets = aws.secrets(request.secret_region());
     let mut request = request;
     if request.default_name && iam.get_user(&request.user_name).await?.is_some() {
         request.user_name = default_name_again(&request.user_name);
@@ -161,7 +174,7 @@ impl Prepared {
                 "secretsmanager:CreateSecret",
                 format!(
                     "{} tagged {}={}, {}={}",
-                    r.sink.describe(&r.region),
+                    r.sink.describe(r.secret_region()),
                     deliver::TAG_IAM_USER,
                     r.user_name,
                     deliver::TAG_REGION,
@@ -170,7 +183,7 @@ impl Prepared {
             ),
             other => plan.note(format!(
                 "the credential is written to {}",
-                other.describe(&r.region)
+                other.describe(r.secret_region())
             )),
         }
         plan.call(
@@ -344,7 +357,7 @@ pub async fn execute(
         setup: state,
     } = prepared;
     let iam = aws.iam();
-    let secrets = aws.secrets(&request.region);
+    let secrets = aws.secrets(request.secret_region());
     let mut created = Created::default();
 
     if let Err(i) = crate::interrupt::check() {
@@ -420,7 +433,11 @@ pub async fn execute(
         return Err(fail_owned(&iam, &secrets, &request, created, step, i.to_string()).await);
     }
     created.membership_sent = true;
-    let (membership, key) = tokio::join!(iam.add_user_to_group(GROUP, name), iam.create_access_key(name));
+    let (membership, (key, key_timed_out, key_notes)) = tokio::join!(
+        while_propagating(|| iam.add_user_to_group(GROUP, name)),
+        new_users_key(&iam, name)
+    );
+    warnings.extend(key_notes);
     created.membership = membership.is_ok();
     if let Ok(k) = &key {
         created.key = Some(k.id.clone());
@@ -460,7 +477,7 @@ pub async fn execute(
     if let Err(i) = crate::interrupt::check() {
         let step = format!(
             "delivering the credential to {}",
-            request.sink.describe(&request.region)
+            request.sink.describe(request.secret_region())
         );
         return Err(fail_owned(&iam, &secrets, &request, created, step, i.to_string()).await);
     }
@@ -475,6 +492,10 @@ pub async fn execute(
                 secret,
                 kms_key_id.as_deref(),
                 &credential,
+                &deliver::SecretExtras {
+                    tags: request.tags.iter().chain(&request.secret_tags).cloned().collect(),
+                    description: request.secret_description.clone(),
+                },
                 &request_token,
             )
             .await
@@ -506,6 +527,22 @@ pub async fn execute(
         }
     };
 
+    // An attempt of iam:CreateAccessKey that timed out may still reach IAM after this run listed the
+    // keys: give it the attempt timeout to land, then list again.
+    let keys = match (key_timed_out, iam.attempt_timeout()) {
+        (true, Some(wait)) => {
+            tokio::time::sleep(wait).await;
+            iam.list_access_keys(name).await
+        }
+        _ => keys,
+    };
+    if key_timed_out {
+        warnings.push(
+            "an iam:CreateAccessKey attempt timed out: a key it creates after this run ends would have a \
+             secret nobody holds; `sesctl audit` reports a second key on this user if that happens"
+                .to_string(),
+        );
+    }
     // A retried iam:CreateAccessKey whose first answer was lost leaves a second key whose secret
     // nobody holds. The user is brand new, so every key but the delivered one is such a key.
     match keys {
@@ -548,6 +585,82 @@ pub async fn execute(
 
 /// After a failed iam:CreateUser: the user, if it exists and carries this run's tag (iam:GetUser,
 /// iam:ListUserTags). `None` when there is no such user or it is someone else's.
+/// How long a call on a user this run just created retries `NoSuchEntity`: IAM is eventually
+/// consistent, and for a few seconds after iam:CreateUser other calls may not see the user yet.
+const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `call` again while it answers `NoSuchEntity` (the new user not visible yet), with backoff,
+/// until [`PROPAGATION`] has passed.
+async fn while_propagating<T, F, Fut>(call: F) -> Result<T, AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let until = std::time::Instant::now() + PROPAGATION;
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match call().await {
+            Err(e) if e.is(ErrorKind::NotFound) && std::time::Instant::now() + pause < until => {
+                tracing::debug!(
+                    "{}: the new user is not visible yet ({e}); trying again",
+                    e.action
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(4));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// iam:CreateAccessKey for the user this run just created, attempt by attempt: `NoSuchEntity` is
+/// retried while the user propagates, a transient failure as the SDK would; after a failed attempt,
+/// a key that appeared is that attempt's (the user is brand new and its answer was lost) and is
+/// deleted before the next. Also says whether an attempt timed out (its key may still land later).
+async fn new_users_key(
+    iam: &Iam,
+    user: &str,
+) -> (Result<crate::aws::iam::NewAccessKey, AwsError>, bool, Vec<String>) {
+    let attempts = iam.max_attempts();
+    let mut timed_out = false;
+    let mut notes = Vec::new();
+    let mut attempt = 0;
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        attempt += 1;
+        let e = match while_propagating(|| iam.create_access_key_once(user)).await {
+            Ok(k) => return (Ok(k), timed_out, notes),
+            Err(e) => e,
+        };
+        timed_out |= e.is(ErrorKind::Timeout);
+        let transient = matches!(
+            e.kind,
+            ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
+        );
+        if !transient || attempt >= attempts {
+            return (Err(e), timed_out, notes);
+        }
+        if let Ok(keys) = iam.list_access_keys(user).await {
+            for stray in keys {
+                notes.push(match iam.delete_access_key(user, &stray.id).await {
+                    Ok(()) => format!(
+                        "deleted access key {}: a failed iam:CreateAccessKey attempt created it and its secret \
+                         was never received",
+                        stray.id
+                    ),
+                    Err(d) => format!(
+                        "access key {} has a secret nobody holds (a failed iam:CreateAccessKey attempt created \
+                         it) and could not be deleted ({d}); delete it by hand",
+                        stray.id
+                    ),
+                });
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+}
+
 async fn created_by_this_run(iam: &Iam, name: &str, run_token: &str) -> Result<Option<User>, AwsError> {
     let Some(user) = iam.get_user(name).await? else {
         return Ok(None);
@@ -715,6 +828,9 @@ mod tests {
                 rollback: true,
                 verify: None,
                 default_name: false,
+                secret_location: None,
+                secret_tags: Vec::new(),
+                secret_description: None,
             },
             setup: SetupState {
                 group_exists: true,

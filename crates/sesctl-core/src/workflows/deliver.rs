@@ -201,9 +201,15 @@ impl std::fmt::Display for Delivered {
 /// Checks, before any AWS change, that `--csv PATH` can be written: its directory exists, and the file
 /// does not exist unless `force` (exit 2 otherwise).
 pub fn check_csv_path(path: &Path, force: bool) -> anyhow::Result<()> {
+    check_output_path("--csv", path, force)
+}
+
+/// [`check_csv_path`] for any flag that names a file to receive a credential (`flag` is named in
+/// the errors).
+pub fn check_output_path(flag: &str, path: &Path, force: bool) -> anyhow::Result<()> {
     if path.as_os_str().to_string_lossy().ends_with('/') {
         return Err(usage(format!(
-            "--csv {} ends with '/': give a file name",
+            "{flag} {} ends with '/': give a file name",
             path.display()
         )));
     }
@@ -219,17 +225,17 @@ pub fn check_csv_path(path: &Path, force: bool) -> anyhow::Result<()> {
         Err(_) => CsvTarget::New,
         Ok(_) if path.is_dir() => {
             return Err(usage(format!(
-                "--csv {} is a directory; give a file name",
+                "{flag} {} is a directory; give a file name",
                 path.display()
             )))
         }
         Ok(_) if !force => {
             return Err(usage(format!(
-                "{} already exists; choose another --csv path, or pass --force to replace it",
+                "{} already exists; choose another {flag} path, or pass --force to replace it",
                 path.display()
             )))
         }
-        Ok(_) => csv_target(path)?,
+        Ok(_) => csv_target(flag, path)?,
     };
     if matches!(target, CsvTarget::New | CsvTarget::Replace) {
         // The file is created beside its final name: prove now, before any AWS change, that the
@@ -270,7 +276,7 @@ enum CsvTarget {
 /// Decides how an existing `--csv` path is written with `--force`: only a regular file is ever
 /// replaced; a directory, or a link to a regular file (replacing would turn the link into a file,
 /// and writing through would leave the target's mode), is refused.
-fn csv_target(path: &Path) -> anyhow::Result<CsvTarget> {
+fn csv_target(flag: &str, path: &Path) -> anyhow::Result<CsvTarget> {
     use std::os::unix::fs::FileTypeExt;
     let own = std::fs::symlink_metadata(path)?;
     if own.file_type().is_file() {
@@ -284,13 +290,13 @@ fn csv_target(path: &Path) -> anyhow::Result<CsvTarget> {
     }
     if kind.is_dir() {
         return Err(usage(format!(
-            "--csv {} is a directory; give a file name",
+            "{flag} {} is a directory; give a file name",
             path.display()
         )));
     }
     Err(usage(format!(
-        "--csv {} is {}; --force replaces only a regular file (give the file's own path, or leave out \
-         --csv to print the CSV on stdout)",
+        "{flag} {} is {}; --force replaces only a regular file (give the file's own path, or leave out \
+         {flag} to print on stdout)",
         path.display(),
         if own.file_type().is_symlink() {
             "a symbolic link"
@@ -323,18 +329,33 @@ pub async fn store_secret(
     name: &str,
     kms_key_id: Option<&str>,
     credential: &SmtpCredential,
+    extras: &SecretExtras,
     request_token: &str,
 ) -> Result<String, AwsError> {
+    let mut tags = extras.tags.clone();
+    tags.extend(credential.secret_tags());
+    let description = extras
+        .description
+        .clone()
+        .unwrap_or_else(|| credential.secret_description());
     secrets
         .create(
             name,
             &credential.secret_string(),
-            &credential.secret_description(),
+            &description,
             kms_key_id,
-            &credential.secret_tags(),
+            &tags,
             request_token,
         )
         .await
+}
+
+/// What the operator adds to a new secret: tags (the user's `--tag` and `--secret-tag`, so that an
+/// organization's tag policy on secrets is met) and a description.
+#[derive(Debug, Clone, Default)]
+pub struct SecretExtras {
+    pub tags: Vec<(String, String)>,
+    pub description: Option<String>,
 }
 
 /// Writes the console's CSV to `path`, created with mode 0600 from the start. Without `force` an
@@ -342,12 +363,18 @@ pub async fn store_secret(
 /// same directory that then replaces `path` by rename, so no reader ever sees a partial file or one
 /// with wider permissions. A partly written file is removed.
 pub fn write_csv_file(path: &Path, force: bool, credential: &SmtpCredential) -> anyhow::Result<()> {
-    let csv = credential.csv();
+    write_secret_file("--csv", path, force, &credential.csv())
+}
+
+/// Writes bytes that hold a secret to `path` as [`write_csv_file`] does (0600 from the start; an
+/// existing file only with `force`, and then only a regular file is replaced; a device or a pipe is
+/// written to). `flag` names the option in errors.
+pub fn write_secret_file(flag: &str, path: &Path, force: bool, bytes: &[u8]) -> anyhow::Result<()> {
     if !force {
-        return write_new_file(path, &csv).map_err(|e| {
+        return write_new_file(path, bytes).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 usage(format!(
-                    "{} already exists; choose another --csv path, or pass --force to replace it",
+                    "{} already exists; choose another {flag} path, or pass --force to replace it",
                     path.display()
                 ))
             } else {
@@ -355,25 +382,25 @@ pub fn write_csv_file(path: &Path, force: bool, credential: &SmtpCredential) -> 
             }
         });
     }
-    if std::fs::symlink_metadata(path).is_ok() && csv_target(path)? == CsvTarget::WriteThrough {
+    if std::fs::symlink_metadata(path).is_ok() && csv_target(flag, path)? == CsvTarget::WriteThrough {
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
             .with_context(|| format!("could not open {}", path.display()))?;
-        out.write_all(&csv)
+        out.write_all(bytes)
             .and_then(|()| out.flush())
             .with_context(|| format!("could not write {}", path.display()))?;
         return Ok(());
     }
     let name = path
         .file_name()
-        .with_context(|| format!("--csv {} names no file", path.display()))?;
+        .with_context(|| format!("{flag} {} names no file", path.display()))?;
     let temp = parent_dir(path).join(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
         uuid::Uuid::new_v4().simple()
     ));
-    write_new_file(&temp, &csv).with_context(|| format!("could not write {}", temp.display()))?;
+    write_new_file(&temp, bytes).with_context(|| format!("could not write {}", temp.display()))?;
     std::fs::rename(&temp, path).map_err(|e| {
         let _ = std::fs::remove_file(&temp);
         anyhow::Error::new(e).context(format!("could not replace {}", path.display()))

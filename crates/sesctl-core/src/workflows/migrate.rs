@@ -2,8 +2,11 @@
 //! policy `AmazonSesSendingAccess` onto the group `AWSSESSendingGroupDoNotRename`, in the SES developer
 //! guide's order.
 //!
-//! Per user: add to the group; confirm the membership is visible (iam:ListGroupsForUser); only then
-//! delete the inline policy; then remove the `InvokedBy` tag if its value is `SESConsole`. The inline
+//! Per user: add to the group; confirm the membership is visible; only then delete the inline policy;
+//! then remove the `InvokedBy` tag if its value is `SESConsole`. The membership is confirmed by
+//! reading the user's groups (iam:ListGroupsForUser, one call per user) or, when the users were found
+//! by an account read and that is cheaper, by reading the group's members (iam:GetGroup, one call
+//! per 1,000 members confirming every user at once): see [`Confirm`]. The inline
 //! policy is never deleted unless the user was just seen as a member of the group, which `setup`
 //! (run once beforehand, see [`super::setup`]) has made grant `ses:SendRawEmail`; so a user stopped at
 //! any step keeps at least one way to send. An inline policy that is not exactly `ses:SendRawEmail` on
@@ -13,7 +16,7 @@
 //! judging each one ([`assess`], pure), and carrying out the steps ([`migrate_users`]) with bounded
 //! concurrency. Every user ends in one [`UserOutcome`]; one user's failure never stops the others.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -41,8 +44,11 @@ pub const ACCOUNT_READ_FROM: usize = 20;
 /// Users per GetAccountAuthorizationDetails page (IAM's maximum).
 const ACCOUNT_PAGE_SIZE: i32 = 1000;
 
-/// Waits between reads of the user's groups while a new membership is not yet visible (IAM is
-/// eventually consistent). Bounded: after the last one the user is reported failed, policy kept.
+/// Members per iam:GetGroup page (IAM's maximum).
+pub const GROUP_PAGE_SIZE: usize = 1000;
+
+/// Waits between reads of the memberships while a new one is not yet visible (IAM is eventually
+/// consistent). Bounded: after the last one the user is reported failed, policy kept.
 const CONFIRM_WAITS: [Duration; 3] = [
     Duration::from_secs(1),
     Duration::from_secs(2),
@@ -91,6 +97,45 @@ impl From<&UserDetail> for UserState {
     }
 }
 
+/// How a run confirms that its users' memberships are visible before it deletes their inline
+/// policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirm {
+    /// iam:ListGroupsForUser, one call per user, right after that user's AddUserToGroup.
+    UserGroups,
+    /// iam:GetGroup (every page) once the run's users were added, confirming all of them at once;
+    /// each user's inline policy is then deleted only if that user was among the members read.
+    GroupMembers,
+}
+
+impl Confirm {
+    /// The API call that confirms, in IAM policy form.
+    pub fn action(self) -> &'static str {
+        match self {
+            Confirm::UserGroups => "iam:ListGroupsForUser",
+            Confirm::GroupMembers => "iam:GetGroup",
+        }
+    }
+}
+
+/// The cheaper way to confirm `confirming` memberships. `group_members` is the sending group's member
+/// count when an account read gave it (`None`: not known, so one read per user, which never costs more
+/// than the per-user reads that found the users). A group read costs a call per 1,000 members.
+pub fn confirmation(confirming: usize, group_members: Option<usize>) -> Confirm {
+    match group_members {
+        Some(members) => {
+            let pages = (members + confirming).div_ceil(GROUP_PAGE_SIZE).max(1);
+            if confirming > pages {
+                Confirm::GroupMembers
+            } else {
+                Confirm::UserGroups
+            }
+        }
+        None => Confirm::UserGroups,
+    }
+}
+
 /// One step of a user's migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -101,11 +146,11 @@ pub enum Step {
 }
 
 impl Step {
-    /// The API call the step makes, in IAM policy form.
-    pub fn action(self) -> &'static str {
+    /// The API call the step makes, in IAM policy form (the confirmation's depends on `confirm`).
+    pub fn action(self, confirm: Confirm) -> &'static str {
         match self {
             Step::AddToGroup => "iam:AddUserToGroup",
-            Step::ConfirmMembership => "iam:ListGroupsForUser",
+            Step::ConfirmMembership => confirm.action(),
             Step::DeleteInlinePolicy => "iam:DeleteUserPolicy",
             Step::RemoveTag => "iam:UntagUser",
         }
@@ -201,31 +246,47 @@ pub fn assess(user: &UserState) -> Assessment {
     }
 }
 
+/// The users a run looks at, as read.
+#[derive(Debug)]
+pub struct Read {
+    /// Each user's state, or the error reading it, in the order asked for (`--all`: by name).
+    pub states: Vec<(String, Result<UserState, AwsError>)>,
+    /// How many members the sending group had, when an account read told (see [`confirmation`]).
+    pub group_members: Option<usize>,
+}
+
+fn members_of_group(users: &[UserDetail]) -> usize {
+    users
+        .iter()
+        .filter(|u| u.groups.iter().any(|g| g == GROUP))
+        .count()
+}
+
 /// Reads named users, three concurrent reads each (iam:ListGroupsForUser, which also tells whether
 /// the user exists; iam:GetUserPolicy; iam:ListUserTags), `concurrency` users at a time. With more
 /// than [`ACCOUNT_READ_FROM`] names, one account-wide read is used instead. A user whose reads fail
 /// gets its error, in the order of `names`.
-pub async fn read_named(
-    iam: &Iam,
-    names: &[String],
-    concurrency: usize,
-) -> anyhow::Result<Vec<(String, Result<UserState, AwsError>)>> {
+pub async fn read_named(iam: &Iam, names: &[String], concurrency: usize) -> anyhow::Result<Read> {
     if names.len() > ACCOUNT_READ_FROM {
-        let mut found: HashMap<String, UserState> = iam
-            .account_users(Some(ACCOUNT_PAGE_SIZE))
-            .await?
+        let users = iam.account_users(Some(ACCOUNT_PAGE_SIZE)).await?;
+        let group_members = members_of_group(&users);
+        let mut found: HashMap<String, UserState> = users
             .iter()
             .map(|u| (u.name.clone(), UserState::from(u)))
             .collect();
-        return Ok(names
+        let states = names
             .iter()
             .map(|n| {
                 let state = found.remove(n).unwrap_or_else(|| UserState::missing(n));
                 (n.clone(), Ok(state))
             })
-            .collect());
+            .collect();
+        return Ok(Read {
+            states,
+            group_members: Some(group_members),
+        });
     }
-    let reads = stream::iter(names.iter().cloned())
+    let states = stream::iter(names.iter().cloned())
         .map(|name| async move {
             let state = read_user(iam, &name).await;
             (name, state)
@@ -233,7 +294,10 @@ pub async fn read_named(
         .buffered(concurrency.max(1))
         .collect()
         .await;
-    Ok(reads)
+    Ok(Read {
+        states,
+        group_members: None,
+    })
 }
 
 async fn read_user(iam: &Iam, name: &str) -> Result<UserState, AwsError> {
@@ -264,16 +328,18 @@ async fn read_user(iam: &Iam, name: &str) -> Result<UserState, AwsError> {
 
 /// `--all`: every user that still has the inline policy or the console's tag, sorted by name, from
 /// iam:GetAccountAuthorizationDetails (Filter=User, every page) — no per-user reads.
-pub async fn read_account(iam: &Iam) -> anyhow::Result<Vec<UserState>> {
-    let mut users: Vec<UserState> = iam
-        .account_users(Some(ACCOUNT_PAGE_SIZE))
-        .await?
+pub async fn read_account(iam: &Iam) -> anyhow::Result<Read> {
+    let all = iam.account_users(Some(ACCOUNT_PAGE_SIZE)).await?;
+    let mut users: Vec<UserState> = all
         .iter()
         .map(UserState::from)
         .filter(UserState::is_candidate)
         .collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(users)
+    Ok(Read {
+        states: users.into_iter().map(|s| (s.name.clone(), Ok(s))).collect(),
+        group_members: Some(members_of_group(&all)),
+    })
 }
 
 /// Where a user ended.
@@ -372,9 +438,9 @@ impl UserOutcome {
     }
 
     /// `--dry-run`: the steps a user would go through.
-    pub fn planned(user: &str, steps: &[Step], note: Option<String>) -> UserOutcome {
+    pub fn planned(user: &str, steps: &[Step], note: Option<String>, confirm: Confirm) -> UserOutcome {
         UserOutcome {
-            steps_done: steps.iter().map(|s| s.action().to_string()).collect(),
+            steps_done: steps.iter().map(|s| s.action(confirm).to_string()).collect(),
             note,
             ..UserOutcome::new(user, Status::WouldMigrate)
         }
@@ -394,36 +460,122 @@ pub struct Job {
     pub note: Option<String>,
 }
 
-/// Carries out the jobs, `concurrency` users at a time; `on_done` is called as each user finishes
-/// (for a progress bar). Outcomes come back in the order of `jobs`.
+/// How a user's steps ended: all done, or the step that failed and why.
+type StepsResult = Result<(), (Step, String)>;
+
+/// Carries out the jobs, `concurrency` users at a time, confirming memberships as `confirm` says;
+/// `on_done` is called as each user finishes (for a progress bar). Outcomes come back in the order of
+/// `jobs`.
+///
+/// With [`Confirm::GroupMembers`] the run goes in three rounds: every user's steps before the
+/// confirmation (AddUserToGroup), then one read of the group's members for all of them, then the steps
+/// after it (DeleteUserPolicy, UntagUser) for the users the read showed. Each user still takes the
+/// guide's steps in the guide's order; only the confirmation is shared.
 pub async fn migrate_users(
     iam: &Iam,
     jobs: &[Job],
     concurrency: usize,
+    confirm: Confirm,
     on_done: impl Fn(&UserOutcome),
 ) -> Vec<UserOutcome> {
-    let mut outcomes: Vec<(usize, UserOutcome)> = stream::iter(jobs.iter().enumerate())
-        .map(|(i, job)| async move { (i, migrate_user(iam, job).await) })
-        .buffer_unordered(concurrency.max(1))
+    let concurrency = concurrency.max(1);
+    if confirm == Confirm::UserGroups {
+        let mut outcomes: Vec<(usize, UserOutcome)> = stream::iter(jobs.iter().enumerate())
+            .map(|(i, job)| async move {
+                let mut done = Vec::new();
+                let result = run_steps(iam, &job.user, &job.steps, confirm, &mut done).await;
+                (i, outcome(job, done, result, confirm))
+            })
+            .buffer_unordered(concurrency)
+            .inspect(|(_, outcome)| on_done(outcome))
+            .collect()
+            .await;
+        outcomes.sort_by_key(|(i, _)| *i);
+        return outcomes.into_iter().map(|(_, o)| o).collect();
+    }
+
+    // Round 1: the steps before the confirmation; a user without one finishes here.
+    let split = |job: &Job| job.steps.iter().position(|s| *s == Step::ConfirmMembership);
+    let first: Vec<(usize, Vec<String>, StepsResult)> = stream::iter(jobs.iter().enumerate())
+        .map(|(i, job)| async move {
+            let before = match split(job) {
+                Some(at) => &job.steps[..at],
+                None => &job.steps[..],
+            };
+            let mut done = Vec::new();
+            let result = run_steps(iam, &job.user, before, confirm, &mut done).await;
+            (i, done, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut outcomes: Vec<Option<UserOutcome>> = vec![None; jobs.len()];
+    let mut pending: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, done, result) in first {
+        let job = &jobs[i];
+        if result.is_ok() && split(job).is_some() {
+            pending.push((i, done));
+        } else {
+            let o = outcome(job, done, result, confirm);
+            on_done(&o);
+            outcomes[i] = Some(o);
+        }
+    }
+
+    // Round 2: one read of the group's members confirms every pending user.
+    let names: Vec<&str> = pending.iter().map(|(i, _)| jobs[*i].user.as_str()).collect();
+    let mut confirmed = confirm_members(iam, &names).await;
+
+    // Round 3: the steps after the confirmation, for the users it showed.
+    let rest: Vec<(usize, UserOutcome)> = stream::iter(pending)
+        .map(|(i, mut done)| {
+            let job = &jobs[i];
+            let seen = confirmed
+                .remove(job.user.as_str())
+                .unwrap_or_else(|| Err("the membership was not confirmed".to_string()));
+            async move {
+                let result = match seen {
+                    Err(e) => Err((Step::ConfirmMembership, e)),
+                    Ok(()) => {
+                        done.push(Step::ConfirmMembership.action(confirm).to_string());
+                        let after = split(job).map_or(&job.steps[..0], |at| &job.steps[at + 1..]);
+                        run_steps(iam, &job.user, after, confirm, &mut done).await
+                    }
+                };
+                (i, outcome(job, done, result, confirm))
+            }
+        })
+        .buffer_unordered(concurrency)
         .inspect(|(_, outcome)| on_done(outcome))
         .collect()
         .await;
-    outcomes.sort_by_key(|(i, _)| *i);
-    outcomes.into_iter().map(|(_, o)| o).collect()
+    for (i, o) in rest {
+        outcomes[i] = Some(o);
+    }
+    outcomes.into_iter().flatten().collect()
 }
 
-/// One user's steps, stopping at the first failure. Whatever fails, the inline policy is only
-/// deleted after the membership was seen, so the user is never left without both.
-async fn migrate_user(iam: &Iam, job: &Job) -> UserOutcome {
-    let user = job.user.as_str();
-    let mut done = Vec::new();
-    for &step in &job.steps {
+/// Runs `steps` for `user` in order, recording each that took effect in `done`; stops at the first
+/// failure, returning the step and the error. The inline policy is only ever deleted after the
+/// membership was seen (by this function's confirmation, or by the caller's group read).
+async fn run_steps(
+    iam: &Iam,
+    user: &str,
+    steps: &[Step],
+    confirm: Confirm,
+    done: &mut Vec<String>,
+) -> StepsResult {
+    for &step in steps {
         let result = match step {
             Step::AddToGroup => iam
                 .add_user_to_group(GROUP, user)
                 .await
                 .map_err(|e| e.to_string()),
-            Step::ConfirmMembership => confirm_membership(iam, user).await,
+            Step::ConfirmMembership => match confirm {
+                Confirm::UserGroups => confirm_membership(iam, user).await,
+                // Confirmed by the caller's group read, never here.
+                Confirm::GroupMembers => Err("the membership was not confirmed".to_string()),
+            },
             Step::DeleteInlinePolicy => match iam.delete_user_policy(user, POLICY).await {
                 // Gone already (a retried call that had taken effect, or another run): done. Should
                 // the user itself be gone, the next step says so.
@@ -442,24 +594,32 @@ async fn migrate_user(iam: &Iam, job: &Job) -> UserOutcome {
             Step::RemoveTag => iam.untag_user(user, &[TAG_KEY]).await.map_err(|e| e.to_string()),
         };
         match result {
-            Ok(()) => done.push(step.action().to_string()),
-            Err(error) => {
-                let kept = if done.iter().any(|d| d == Step::DeleteInlinePolicy.action()) {
-                    "; the inline policy is already deleted and the user is in the group"
-                } else if step == Step::DeleteInlinePolicy {
-                    // The read-back above said what became of it.
-                    ""
-                } else {
-                    "; the inline policy is kept"
-                };
-                return UserOutcome {
-                    steps_done: done,
-                    error: Some(format!("{error}{kept}; run the command again to finish")),
-                    note: job.note.clone(),
-                    ..UserOutcome::new(user, Status::Failed)
-                };
-            }
+            Ok(()) => done.push(step.action(confirm).to_string()),
+            Err(error) => return Err((step, error)),
         }
+    }
+    Ok(())
+}
+
+/// A user's outcome from the steps done and how they ended. Whatever failed, the inline policy was only
+/// deleted after the membership was seen, so the user is never left without both.
+fn outcome(job: &Job, done: Vec<String>, result: StepsResult, confirm: Confirm) -> UserOutcome {
+    let user = job.user.as_str();
+    if let Err((step, error)) = result {
+        let kept = if done.iter().any(|d| d == Step::DeleteInlinePolicy.action(confirm)) {
+            "; the inline policy is already deleted and the user is in the group"
+        } else if step == Step::DeleteInlinePolicy {
+            // The read-back said what became of it.
+            ""
+        } else {
+            "; the inline policy is kept"
+        };
+        return UserOutcome {
+            steps_done: done,
+            error: Some(format!("{error}{kept}; run the command again to finish")),
+            note: job.note.clone(),
+            ..UserOutcome::new(user, Status::Failed)
+        };
     }
     let status = if job.partly {
         Status::Finished
@@ -492,6 +652,50 @@ async fn confirm_membership(iam: &Iam, user: &str) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Reads the group's members (every page) until all of `users` show, waiting a little between reads
+/// (bounded by [`CONFIRM_WAITS`]); each user gets `Ok` once seen, or the reason it was not confirmed.
+async fn confirm_members<'a>(iam: &Iam, users: &[&'a str]) -> HashMap<&'a str, Result<(), String>> {
+    let mut results = HashMap::new();
+    let mut waiting: BTreeSet<&'a str> = users.iter().copied().collect();
+    let mut waits = CONFIRM_WAITS.iter();
+    while !waiting.is_empty() {
+        let members: HashSet<String> = match iam.group_members(GROUP).await {
+            Ok(m) => m.into_iter().collect(),
+            Err(e) => {
+                for user in std::mem::take(&mut waiting) {
+                    results.insert(user, Err(e.to_string()));
+                }
+                break;
+            }
+        };
+        waiting.retain(|user| {
+            let seen = members.contains(*user);
+            if seen {
+                results.insert(*user, Ok(()));
+            }
+            !seen
+        });
+        if waiting.is_empty() {
+            break;
+        }
+        match waits.next() {
+            Some(wait) => tokio::time::sleep(*wait).await,
+            None => {
+                for user in std::mem::take(&mut waiting) {
+                    results.insert(
+                        user,
+                        Err(format!(
+                            "iam:GetGroup does not show user {user} in group {GROUP}, so the inline policy \
+                             was not deleted"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    results
 }
 
 /// Counts of users by status.
@@ -748,6 +952,27 @@ mod tests {
         assert!(user(None, true, Some(TAG_VALUE)).is_candidate());
         assert!(!user(None, true, Some("Other")).is_candidate());
         assert!(!user(None, true, None).is_candidate());
+    }
+
+    #[test]
+    fn the_group_is_read_when_that_takes_fewer_calls_than_a_read_per_user() {
+        // Unknown group size (named users read one by one): one read per user.
+        assert_eq!(confirmation(500, None), Confirm::UserGroups);
+        // 1,000 users joining a group of 10: one page confirms them all.
+        assert_eq!(confirmation(1000, Some(10)), Confirm::GroupMembers);
+        // One user against a group of 5,000: six pages cost more than one ListGroupsForUser.
+        assert_eq!(confirmation(1, Some(5000)), Confirm::UserGroups);
+        assert_eq!(confirmation(7, Some(5000)), Confirm::GroupMembers);
+        assert_eq!(confirmation(1, Some(0)), Confirm::UserGroups);
+        assert_eq!(confirmation(2, Some(0)), Confirm::GroupMembers);
+        assert_eq!(
+            Step::ConfirmMembership.action(Confirm::UserGroups),
+            "iam:ListGroupsForUser"
+        );
+        assert_eq!(
+            Step::ConfirmMembership.action(Confirm::GroupMembers),
+            "iam:GetGroup"
+        );
     }
 
     #[test]

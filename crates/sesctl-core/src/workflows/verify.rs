@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::aws::iam::{Iam, KeyStatus};
 use crate::aws::ErrorKind;
@@ -28,47 +28,24 @@ pub struct StoredCredential {
     pub iam_user_name: Option<String>,
 }
 
-/// The secret string's fields; deliberately without `Debug`, since it holds the password.
-#[derive(Deserialize)]
-struct Stored {
-    username: String,
-    password: String,
-    #[serde(default)]
-    host: Option<String>,
-    #[serde(default)]
-    port: Option<u16>,
-    #[serde(default)]
-    region: Option<String>,
-    #[serde(default)]
-    iam_user_name: Option<String>,
-}
-
 impl StoredCredential {
-    /// Parses a secret string (`{"username", "password", "host", "port", "region", ...}`). The error
-    /// names the problem and its position only, never a value.
+    /// Reads a stored credential in any shape [`crate::credential`] knows (sesctl's JSON, other tools'
+    /// JSON, `AKID:password`; a port may be a string). The error says what was seen, never a value.
     pub fn parse(secret_string: &Secret, secret_name: &str) -> anyhow::Result<StoredCredential> {
-        let stored: Stored = serde_json::from_str(secret_string.expose()).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Data => {
-                    "a field is missing or has the wrong type \
-                    (username and password must be strings, port a number)"
-                }
-                _ => "it is not a JSON object",
-            };
+        let c = crate::credential::StoredCredential::parse(secret_string).map_err(|e| {
             anyhow::anyhow!(
-                "secret {secret_name} does not hold an SMTP credential as sesctl stores it: {what} (line {}, \
-                 column {}); expected {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}",
-                e.line(),
-                e.column()
+                "secret {secret_name} does not hold an SMTP credential sesctl can read: {e}; expected \
+                 sesctl's JSON {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}, \
+                 {{\"SMTP_USERNAME\", \"SMTP_PASSWORD\"}}, or AKID:password"
             )
         })?;
         Ok(StoredCredential {
-            username: stored.username,
-            password: Secret::new(stored.password),
-            host: stored.host.filter(|h| !h.is_empty()),
-            port: stored.port,
-            region: stored.region.filter(|r| !r.is_empty()),
-            iam_user_name: stored.iam_user_name.filter(|u| !u.is_empty()),
+            username: c.username,
+            password: c.password,
+            host: c.host,
+            port: c.port,
+            region: c.region,
+            iam_user_name: c.iam_user_name,
         })
     }
 }

@@ -1,0 +1,205 @@
+//! `sesctl export`: a stored credential in the shapes applications and mail servers read, from
+//! sesctl's secret and from other tools' shapes; and `verify` reading those shapes too.
+
+use std::os::unix::fs::PermissionsExt;
+
+use percent_encoding::percent_decode_str;
+use serde_json::json;
+
+use crate::support::smtp::{Mode, SmtpServer};
+use crate::support::{self, block_on, prefix, Moto, Sesctl};
+
+const REGION: &str = "eu-west-1";
+
+fn put(moto: &Moto, name: &str, value: &str) {
+    block_on(
+        support::secretsmanager(&moto.url, REGION)
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send(),
+    )
+    .unwrap();
+}
+
+fn export(moto: &Moto, name: &str, format: &str, extra: &[&str]) -> support::Run {
+    Sesctl::at(&moto.url)
+        .args([
+            "export",
+            "--secret-name",
+            name,
+            "--format",
+            format,
+            "--region",
+            REGION,
+        ])
+        .args(extra)
+        .run()
+}
+
+#[test]
+fn every_format_carries_the_stored_credential_exactly() {
+    let moto = Moto::dedicated();
+    let p = prefix("export");
+    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
+    Sesctl::at(&moto.url)
+        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
+        .run()
+        .assert_ok();
+    let stored: serde_json::Value = serde_json::from_str(
+        block_on(
+            support::secretsmanager(&moto.url, REGION)
+                .get_secret_value()
+                .secret_id(&secret)
+                .send(),
+        )
+        .unwrap()
+        .secret_string()
+        .unwrap(),
+    )
+    .unwrap();
+    let (akid, password) = (
+        stored["username"].as_str().unwrap(),
+        stored["password"].as_str().unwrap(),
+    );
+    let host = format!("email-smtp.{REGION}.amazonaws.com");
+
+    let run = export(&moto, &secret, "env", &[]);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout,
+        format!("SMTP_HOST={host}\nSMTP_PORT=587\nSMTP_USERNAME={akid}\nSMTP_PASSWORD={password}\n")
+    );
+
+    let run = export(&moto, &secret, "dsn", &[]);
+    run.assert_ok();
+    let dsn = run.stdout.trim_end();
+    let rest = dsn.strip_prefix("smtp://").unwrap();
+    let (userinfo, hostport) = rest.rsplit_once('@').unwrap();
+    assert_eq!(hostport, format!("{host}:587"));
+    let (u, pw) = userinfo.split_once(':').unwrap();
+    assert!(
+        !pw.contains('+') && !pw.contains('/') && !pw.contains('='),
+        "encoded: {pw}"
+    );
+    assert_eq!(percent_decode_str(u).decode_utf8().unwrap(), akid);
+    assert_eq!(percent_decode_str(pw).decode_utf8().unwrap(), password);
+
+    let run = export(&moto, &secret, "postfix", &[]);
+    run.assert_ok();
+    assert_eq!(run.stdout, format!("[{host}]:587 {akid}:{password}\n"));
+
+    let run = export(&moto, &secret, "json", &[]);
+    run.assert_ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (v["username"].as_str(), v["password"].as_str(), v["port"].as_u64()),
+        (Some(akid), Some(password), Some(587))
+    );
+
+    let run = export(&moto, &secret, "csv", &[]);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout,
+        format!("IAM User Name,Smtp Username,Smtp Password\n{user},{akid},{password}\n")
+    );
+
+    // A file: created 0600, never overwritten without --force.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sasl_passwd");
+    let out = file.to_str().unwrap();
+    let run = export(&moto, &secret, "postfix", &["--output-file", out]);
+    run.assert_ok();
+    assert_eq!(run.stdout, "", "the credential went to the file only");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .starts_with(&format!("[{host}]:587 ")));
+    let run = export(&moto, &secret, "env", &["--output-file", out]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert!(
+        std::fs::read_to_string(&file).unwrap().starts_with('['),
+        "left as it was"
+    );
+    export(&moto, &secret, "env", &["--output-file", out, "--force"]).assert_ok();
+    assert!(std::fs::read_to_string(&file).unwrap().starts_with("SMTP_HOST="));
+    assert!(!run.stderr.contains(password));
+}
+
+#[test]
+fn other_tools_shapes_are_read() {
+    let moto = Moto::dedicated();
+    let p = prefix("exportshapes");
+    let pw = "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS";
+    let cases = [
+        (
+            format!("{p}/pepperize"),
+            json!({"username": "AKIAIOSFODNN7EXAMPLE", "password": pw}).to_string(),
+        ),
+        (format!("{p}/samples"), format!("AKIAIOSFODNN7EXAMPLE:{pw}")),
+        (
+            format!("{p}/vars"),
+            json!({"SMTP_USERNAME": "AKIAIOSFODNN7EXAMPLE", "SMTP_PASSWORD": pw, "SMTP_PORT": "2587"})
+                .to_string(),
+        ),
+    ];
+    for (name, value) in &cases {
+        put(&moto, name, value);
+        let run = export(&moto, name, "env", &[]);
+        run.assert_ok();
+        assert!(
+            run.stdout.contains(&format!("SMTP_PASSWORD={pw}\n")),
+            "{name}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("SMTP_USERNAME=AKIAIOSFODNN7EXAMPLE\n"));
+        assert!(run
+            .stdout
+            .contains(&format!("SMTP_HOST=email-smtp.{REGION}.amazonaws.com\n")));
+        assert!(
+            run.stderr.contains("read as such"),
+            "says the shape: {}",
+            run.stderr
+        );
+    }
+    assert!(export(&moto, &cases[2].0, "env", &[])
+        .stdout
+        .contains("SMTP_PORT=2587\n"));
+    put(&moto, &format!("{p}/junk"), "not a credential at all");
+    let run = export(&moto, &format!("{p}/junk"), "env", &[]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("neither JSON nor"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not a credential at all"));
+}
+
+#[test]
+fn verify_reads_another_tools_secret_with_a_port_given_as_a_string() {
+    let moto = Moto::dedicated();
+    let pw = "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS";
+    let server = SmtpServer::start(Mode::Starttls, "AKIAIOSFODNN7EXAMPLE", pw);
+    let name = format!("{}/smtp", prefix("verifyshape"));
+    put(
+        &moto,
+        &name,
+        &json!({"SMTP_USERNAME": "AKIAIOSFODNN7EXAMPLE", "SMTP_PASSWORD": pw, "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": server.port.to_string()})
+        .to_string(),
+    );
+    Sesctl::at(&moto.url)
+        .args([
+            "verify",
+            "--secret-name",
+            &name,
+            "--region",
+            REGION,
+            "--allow-host",
+            "127.0.0.1",
+        ])
+        .args(["--ca-file", server.ca_arg()])
+        .run()
+        .assert_ok();
+}
