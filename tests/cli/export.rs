@@ -203,3 +203,113 @@ fn verify_reads_another_tools_secret_with_a_port_given_as_a_string() {
         .run()
         .assert_ok();
 }
+
+fn current_string(moto: &Moto, name: &str) -> String {
+    block_on(
+        support::secretsmanager(&moto.url, REGION)
+            .get_secret_value()
+            .secret_id(name)
+            .version_stage("AWSCURRENT")
+            .send(),
+    )
+    .unwrap()
+    .secret_string()
+    .unwrap()
+    .to_string()
+}
+
+#[test]
+fn rotate_rotates_another_tools_secret_keeping_its_shape() {
+    let moto = Moto::dedicated();
+    let iam = support::iam(&moto.url);
+    let p = prefix("rotshape");
+    let user = format!("{p}-user");
+    block_on(iam.create_user().user_name(&user).send()).unwrap();
+    let new_key = || {
+        block_on(iam.create_access_key().user_name(&user).send())
+            .unwrap()
+            .access_key
+            .unwrap()
+            .access_key_id
+    };
+    // {"username", "password"} plus a field of the consumer's own.
+    let key = new_key();
+    let pepperize = format!("{p}/pepperize");
+    put(
+        &moto,
+        &pepperize,
+        &json!({"username": key, "password": "old-password", "app": "billing"}).to_string(),
+    );
+    let run = Sesctl::at(&moto.url)
+        .args([
+            "rotate",
+            &user,
+            "--secret-name",
+            &pepperize,
+            "--region",
+            REGION,
+            "--old-key",
+            "delete",
+        ])
+        .run();
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("keeps the fields its consumers read"),
+        "{}",
+        run.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&current_string(&moto, &pepperize)).unwrap();
+    assert_ne!(v["username"], key.as_str());
+    assert_ne!(v["password"], "old-password");
+    assert_eq!(v["app"], "billing");
+    assert_eq!(v["iam_user_name"], user.as_str());
+    assert_eq!(v["region"], REGION);
+
+    // The plain string AKID:password stays a plain string (a second user: the first has two keys now).
+    let user = format!("{p}-user2");
+    block_on(iam.create_user().user_name(&user).send()).unwrap();
+    let key = block_on(iam.create_access_key().user_name(&user).send())
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    let samples = format!("{p}/samples");
+    put(&moto, &samples, &format!("{key}:old-password"));
+    let run = Sesctl::at(&moto.url)
+        .args([
+            "rotate",
+            &user,
+            "--secret-name",
+            &samples,
+            "--region",
+            REGION,
+            "--old-key",
+            "delete",
+        ])
+        .run();
+    run.assert_ok();
+    let now = current_string(&moto, &samples);
+    let (akid, pw) = now.split_once(':').unwrap();
+    assert!(akid.starts_with("AKIA") && akid != key, "{akid}");
+    assert!(!pw.is_empty() && pw != "old-password");
+    // And export reads it back.
+    let run = export(&moto, &samples, "env", &[]);
+    assert!(
+        run.stdout.contains(&format!("SMTP_USERNAME={akid}\n")),
+        "{}",
+        run.stdout
+    );
+
+    // A secret whose key is not the user's is refused, changing nothing.
+    let foreign = format!("{p}/foreign");
+    put(
+        &moto,
+        &foreign,
+        &json!({"username": "AKIAOTHEROTHEROTHER1", "password": "x"}).to_string(),
+    );
+    let run = Sesctl::at(&moto.url)
+        .args(["rotate", &user, "--secret-name", &foreign, "--region", REGION])
+        .run();
+    run.assert_code(1);
+    assert!(run.stderr.contains("not a key of IAM user"), "{}", run.stderr);
+}

@@ -158,6 +158,60 @@ impl StoredCredential {
     }
 }
 
+/// What a new version of a stored credential holds.
+pub struct NextValue<'a> {
+    pub access_key_id: &'a str,
+    pub password: &'a Secret,
+    pub region: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub iam_user_name: &'a str,
+}
+
+/// The value of the next version of a stored credential: for a JSON object, every field of the
+/// current value is kept (what its consumers read: `username`/`password`, `SMTP_USERNAME`/
+/// `SMTP_PASSWORD`, fields of their own), the key and password are replaced, and sesctl's fields are
+/// set; the plain string `AKID:password` stays a plain string, since its consumers split it.
+/// `None` when the current value is neither.
+pub fn next_value(current: &Secret, next: &NextValue<'_>) -> Option<Secret> {
+    use zeroize::Zeroize;
+    let text = current.expose();
+    let mut doc = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(doc)) => doc,
+        Ok(_) => return None,
+        Err(_) => {
+            return StoredCredential::parse_colon(text)
+                .ok()
+                .map(|_| Secret::new(format!("{}:{}", next.access_key_id, next.password.expose())))
+        }
+    };
+    for field in ["password", "SMTP_PASSWORD"] {
+        if let Some(serde_json::Value::String(mut old)) = doc.remove(field) {
+            old.zeroize();
+            if field == "SMTP_PASSWORD" {
+                doc.insert(field.into(), next.password.expose().into());
+            }
+        }
+    }
+    if doc.contains_key("SMTP_USERNAME") {
+        doc.insert("SMTP_USERNAME".into(), next.access_key_id.into());
+    }
+    doc.insert("username".into(), next.access_key_id.into());
+    doc.insert("password".into(), next.password.expose().into());
+    doc.insert("host".into(), next.host.into());
+    doc.insert("port".into(), next.port.into());
+    doc.insert("region".into(), next.region.into());
+    doc.insert("iam_user_name".into(), next.iam_user_name.into());
+    doc.insert("access_key_id".into(), next.access_key_id.into());
+    let text = serde_json::to_string(&doc).ok();
+    for field in ["password", "SMTP_PASSWORD"] {
+        if let Some(serde_json::Value::String(mut p)) = doc.remove(field) {
+            p.zeroize();
+        }
+    }
+    text.map(Secret::new)
+}
+
 /// The shapes `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -292,6 +346,40 @@ mod tests {
             assert!(e.contains(says), "{value}: {e}");
             assert!(!e.contains("hunter2"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_next_value_keeps_what_consumers_read() {
+        let next = NextValue {
+            access_key_id: "AKIANEW",
+            password: &Secret::new("new-pass".into()),
+            region: "eu-west-1",
+            host: "email-smtp.eu-west-1.amazonaws.com",
+            port: 587,
+            iam_user_name: "mailer",
+        };
+        let v = next_value(
+            &Secret::new(r#"{"SMTP_USERNAME":"AKIAOLD","SMTP_PASSWORD":"old-pass","team":"x"}"#.into()),
+            &next,
+        )
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(v.expose()).unwrap();
+        assert_eq!(
+            (doc["SMTP_USERNAME"].as_str(), doc["SMTP_PASSWORD"].as_str()),
+            (Some("AKIANEW"), Some("new-pass"))
+        );
+        assert_eq!(
+            (
+                doc["username"].as_str(),
+                doc["iam_user_name"].as_str(),
+                doc["team"].as_str()
+            ),
+            (Some("AKIANEW"), Some("mailer"), Some("x"))
+        );
+        assert!(!v.expose().contains("old-pass"));
+        let v = next_value(&Secret::new("AKIAIOSFODNN7EXAMPLE:old-pass".into()), &next).unwrap();
+        assert_eq!(v.expose(), "AKIANEW:new-pass");
+        assert!(next_value(&Secret::new("garbage".into()), &next).is_none());
     }
 
     #[test]

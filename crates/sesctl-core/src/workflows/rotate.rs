@@ -115,6 +115,10 @@ pub struct SecretState {
     /// The Secrets Manager region it was read in.
     pub region: String,
     pub current: StoredCredential,
+    /// The AWSCURRENT value as stored: the next version keeps its fields.
+    pub current_value: Secret,
+    /// The shape of the AWSCURRENT value (sesctl's, or another tool's).
+    pub shape: crate::credential::Shape,
     pub pending: Option<PendingVersion>,
     /// The key held by the AWSPREVIOUS version (when it is not also AWSCURRENT's): the old key of
     /// the last rotation, which has had its grace period.
@@ -164,6 +168,33 @@ pub fn parse_stored(
     })
 }
 
+/// Reads a stored credential in sesctl's format or another tool's ([`crate::credential`]). A value
+/// that does not name its IAM user is taken as `user_name`'s, and [`plan_rotation`] checks that its
+/// key is one of that user's. Returns the shape seen.
+pub fn read_stored(
+    secret: &str,
+    stage: &str,
+    version_id: &str,
+    value: &Secret,
+    user_name: &str,
+) -> anyhow::Result<(StoredCredential, crate::credential::Shape)> {
+    let c = crate::credential::StoredCredential::parse(value).map_err(|e| {
+        anyhow!(
+            "secret {secret} ({stage}, version {version_id}) does not hold an SMTP credential sesctl can \
+             rotate: {e}"
+        )
+    })?;
+    Ok((
+        StoredCredential {
+            version_id: version_id.to_string(),
+            iam_user_name: c.iam_user_name.unwrap_or_else(|| user_name.to_string()),
+            access_key_id: c.username,
+            region: c.region,
+        },
+        c.shape,
+    ))
+}
+
 /// Reads the user and its keys (iam:GetUser, iam:ListAccessKeys). An unknown user is an error that
 /// names it.
 pub async fn inspect_user(iam: &Iam, user_name: &str) -> anyhow::Result<UserState> {
@@ -201,11 +232,18 @@ pub async fn inspect_secret(
     let Some(current_version) = info.version_with_stage(STAGE_CURRENT).map(str::to_string) else {
         anyhow::bail!("secret {secret_id} has no AWSCURRENT version, so there is no credential to rotate");
     };
-    let current = secrets
+    let current_value = secrets
         .get_value(&info.arn, STAGE_CURRENT)
         .await?
-        .ok_or_else(|| anyhow!("secret {secret_id} has no AWSCURRENT value"))?;
-    let current = parse_stored(secret_id, STAGE_CURRENT, &current_version, &current.value)?;
+        .ok_or_else(|| anyhow!("secret {secret_id} has no AWSCURRENT value"))?
+        .value;
+    let (current, shape) = read_stored(
+        secret_id,
+        STAGE_CURRENT,
+        &current_version,
+        &current_value,
+        user_name,
+    )?;
     if current.iam_user_name != user_name {
         anyhow::bail!(
             "secret {secret_id} holds the SMTP credential of IAM user {}, not {user_name}; nothing was \
@@ -226,7 +264,7 @@ pub async fn inspect_secret(
                 .ok_or_else(|| {
                     anyhow!("secret {secret_id}: the AWSPENDING version {version} has no value")
                 })?;
-            let credential = parse_stored(secret_id, STAGE_PENDING, &version, &value.value)?;
+            let (credential, _) = read_stored(secret_id, STAGE_PENDING, &version, &value.value, user_name)?;
             if credential.iam_user_name != user_name {
                 anyhow::bail!(
                     "secret {secret_id} has a pending version ({version}) for IAM user {}, not {user_name}; \
@@ -245,8 +283,8 @@ pub async fn inspect_secret(
         Some(v) if v != current_version => secrets
             .get_value(&info.arn, STAGE_PREVIOUS)
             .await?
-            .and_then(|p| parse_stored(secret_id, STAGE_PREVIOUS, v, &p.value).ok())
-            .map(|p| p.access_key_id)
+            .and_then(|p| read_stored(secret_id, STAGE_PREVIOUS, v, &p.value, user_name).ok())
+            .map(|(p, _)| p.access_key_id)
             .filter(|k| *k != current.access_key_id),
         _ => None,
     };
@@ -255,6 +293,8 @@ pub async fn inspect_secret(
         arn: info.arn,
         region: region.to_string(),
         current,
+        current_value,
+        shape,
         pending,
         previous_key,
     })
@@ -335,6 +375,17 @@ pub fn plan_rotation(
     request: &RotationRequest,
 ) -> anyhow::Result<RotationPlan> {
     let user_name = user.user.name.clone();
+    if let Some(s) = secret.filter(|s| s.shape != crate::credential::Shape::Sesctl) {
+        // Another tool's secret does not name its IAM user: its key must be one of this user's.
+        if user.key(&s.current.access_key_id).is_none() {
+            anyhow::bail!(
+                "secret {} holds access key {}, which is not a key of IAM user {user_name}; nothing was \
+                 changed (check the user name and --secret-name)",
+                s.name,
+                s.current.access_key_id
+            );
+        }
+    }
     let current_key = secret.map(|s| s.current.access_key_id.as_str());
     let mut notes = Vec::new();
     let mut clear_pending = None;
@@ -776,7 +827,29 @@ pub async fn rotate_in_secret(
             let key = create_key(iam, user, &plan.keys_before).await?;
             let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
             drop(key.secret);
-            let value = credential.secret_string();
+            // Every field of the current value is kept (what its consumers read), in its shape.
+            let next = crate::credential::NextValue {
+                access_key_id: &credential.access_key_id,
+                password: &credential.smtp_password,
+                region: &credential.region,
+                host: &credential.smtp_host,
+                port: credential.smtp_port,
+                iam_user_name: user,
+            };
+            let value = crate::credential::next_value(&secret.current_value, &next)
+                .unwrap_or_else(|| credential.secret_string());
+            if secret.shape != crate::credential::Shape::Sesctl {
+                report.warnings.push(format!(
+                    "secret {} held {}: the new version keeps the fields its consumers read{}",
+                    target.name,
+                    secret.shape,
+                    if secret.shape == crate::credential::Shape::KeyColonPassword {
+                        " (a plain string AKID:password, as before)"
+                    } else {
+                        ", and adds sesctl's fields"
+                    }
+                ));
+            }
             let token = uuid::Uuid::new_v4().to_string();
             let stored = secrets
                 .put_value(&target.arn, &value, &[STAGE_PENDING], &token)
@@ -1547,6 +1620,8 @@ mod tests {
             arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp/mailer-AbCdEf".into(),
             region: "eu-west-1".into(),
             current: stored("v1", current),
+            current_value: Secret::new("{}".into()),
+            shape: crate::credential::Shape::Sesctl,
             pending: pending.map(|k| PendingVersion {
                 credential: stored("v2", k),
                 value: Secret::new("{}".into()),
