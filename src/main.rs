@@ -29,6 +29,11 @@ fn main() -> ExitCode {
     let graceful = changes_aws(&cli);
     runtime.spawn(handle_signals(graceful));
     match runtime.block_on(sesctl::run(cli)) {
+        // A batch that stopped early because it was interrupted reports what it did, then exits as
+        // interrupted runs do.
+        Ok(sesctl::error::Outcome::Failed) if sesctl::interrupt::requested().is_some() => {
+            ExitCode::from(128 + sesctl::interrupt::requested().unwrap_or(2) as u8)
+        }
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

@@ -166,3 +166,43 @@ fn commands_that_change_nothing_stop_at_once() {
     let run = wait(child);
     assert_eq!(run.code, 130, "{}", run.all_output());
 }
+
+#[test]
+fn migrate_interrupted_starts_no_new_step_and_every_user_can_still_send() {
+    use crate::support::legacy;
+    let moto = Moto::dedicated();
+    Sesctl::at(&moto.url).args(["setup"]).run().assert_ok();
+    let p = prefix("intmigrate");
+    let names: Vec<String> = (0..6).map(|i| format!("{p}-{i}")).collect();
+    legacy::create_legacy_users(&moto.url, &names);
+    let proxy = FaultProxy::start(&moto);
+    // One user at a time; each AddUserToGroup is held, so the signal lands mid-run.
+    proxy.set_rules(json!([{"action": "AddUserToGroup", "fault": "delay", "seconds": 1}]));
+    let mut args = vec![
+        "migrate-inline-policy".to_string(),
+        "--yes".into(),
+        "--concurrency".into(),
+        "1".into(),
+    ];
+    args.extend(names.iter().cloned());
+    let child = Sesctl::at(&proxy.url).args(&args).spawn();
+    wait_for(&proxy, "AddUserToGroup");
+    signal(&child, libc::SIGINT);
+    let run = wait(child);
+    assert_eq!(run.code, 130, "{}", run.all_output());
+    let states: Vec<_> = names.iter().map(|n| legacy::state(&moto.url, n)).collect();
+    assert!(
+        states.iter().all(|s| s.can_send()),
+        "no user lost both: {states:?}"
+    );
+    let untouched = states.iter().filter(|s| !s.is_migrated()).count();
+    assert!(
+        untouched >= 4,
+        "no new user was started after the signal: {states:?}"
+    );
+    // Running it again finishes every user.
+    let mut again = vec!["migrate-inline-policy".to_string(), "--yes".into()];
+    again.extend(names.iter().cloned());
+    Sesctl::at(&moto.url).args(&again).run().assert_ok();
+    assert!(names.iter().all(|n| legacy::state(&moto.url, n).is_migrated()));
+}

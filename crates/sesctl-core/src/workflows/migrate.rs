@@ -566,6 +566,11 @@ async fn run_steps(
     done: &mut Vec<String>,
 ) -> StepsResult {
     for &step in steps {
+        // An operator's interruption: no new step starts (each user's inline policy is still only
+        // deleted after its membership was seen, so a user stopped here keeps sending).
+        if let Err(i) = crate::interrupt::check() {
+            return Err((step, format!("{i} before this step")));
+        }
         let result = match step {
             Step::AddToGroup => iam
                 .add_user_to_group(GROUP, user)
