@@ -203,13 +203,13 @@ pub fn next_value(current: &Secret, next: &NextValue<'_>) -> Option<Secret> {
     doc.insert("region".into(), next.region.into());
     doc.insert("iam_user_name".into(), next.iam_user_name.into());
     doc.insert("access_key_id".into(), next.access_key_id.into());
-    let text = serde_json::to_string(&doc).ok();
+    let text = crate::secret::json_secret(&doc);
     for field in ["password", "SMTP_PASSWORD"] {
         if let Some(serde_json::Value::String(mut p)) = doc.remove(field) {
             p.zeroize();
         }
     }
-    text.map(Secret::new)
+    text
 }
 
 /// The shapes `export` writes.

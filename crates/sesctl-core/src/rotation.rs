@@ -573,11 +573,11 @@ fn pending_value(current: &Secret, key_id: &str, password: &Secret) -> Option<Se
     doc.insert("username".into(), key_id.into());
     doc.insert("access_key_id".into(), key_id.into());
     doc.insert("password".into(), password.expose().into());
-    let text = serde_json::to_string(&doc).ok()?;
+    let text = crate::secret::json_secret(&doc)?;
     if let Some(serde_json::Value::String(mut p)) = doc.remove("password") {
         p.zeroize();
     }
-    Some(Secret::new(text))
+    Some(text)
 }
 
 /// The token's stored credential, read for set/test/finish.

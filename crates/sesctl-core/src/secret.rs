@@ -114,6 +114,51 @@ pub fn panic_report(
     }
 }
 
+/// Serializes a value that holds a secret into a [`Secret`] without leaving copies behind: the JSON
+/// is written into one buffer sized up front (a growing buffer would leave freed, unzeroed copies of
+/// its first part on the heap), and a serialization that needs more room starts again in a larger
+/// one, zeroizing the first.
+pub fn json_secret<T: serde::Serialize>(value: &T) -> Option<Secret> {
+    use zeroize::Zeroize;
+    let mut capacity = 1024;
+    loop {
+        let mut buf: Vec<u8> = Vec::with_capacity(capacity);
+        let written = {
+            let mut w = FixedWriter(&mut buf);
+            serde_json::to_writer(&mut w, value)
+        };
+        match written {
+            Ok(()) => return String::from_utf8(buf).ok().map(Secret::new),
+            Err(_) if capacity < (1 << 20) && buf.len() == buf.capacity() => {
+                buf.zeroize();
+                capacity *= 4;
+            }
+            Err(_) => {
+                buf.zeroize();
+                return None;
+            }
+        }
+    }
+}
+
+/// A writer that never grows its buffer: a write past its capacity fails.
+struct FixedWriter<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for FixedWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = self.0.capacity() - self.0.len();
+        if bytes.len() > room {
+            self.0.extend_from_slice(&bytes[..room]);
+            return Err(std::io::Error::other("buffer full"));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Log directives that cap the SDK's HTTP layers (and the TLS and SMTP libraries) at debug or info:
 /// at trace they print request and response bodies, which hold secret values. Every front end adds
 /// them whenever its log filter asks for trace.
@@ -141,6 +186,15 @@ pub const SDK_LOG_CAPS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_secrets_are_written_in_one_buffer() {
+        let small = json_secret(&serde_json::json!({"password": "p"})).unwrap();
+        assert_eq!(small.expose(), r#"{"password":"p"}"#);
+        let long = "x".repeat(5000);
+        let big = json_secret(&serde_json::json!({"password": long})).unwrap();
+        assert!(big.expose().len() > 5000);
+    }
 
     #[test]
     fn a_panic_report_shows_fixed_messages_and_withholds_formatted_ones() {

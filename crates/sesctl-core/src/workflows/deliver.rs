@@ -62,7 +62,7 @@ impl SmtpCredential {
             access_key_id: &self.access_key_id,
         };
         // Serializing plain strings and a number cannot fail.
-        Secret::new(serde_json::to_string(&doc).expect("the secret string serializes"))
+        crate::secret::json_secret(&doc).expect("the secret string serializes")
     }
 
     /// The tags a secret holding this credential carries: the IAM user and the region.
