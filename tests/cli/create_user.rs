@@ -111,12 +111,6 @@ impl Env {
     }
 }
 
-fn password(secret: &str) -> String {
-    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret.into()), REGION)
-        .expose()
-        .to_string()
-}
-
 #[track_caller]
 fn assert_no_secret(run: &Run, secrets: &[&str]) {
     for s in secrets {
@@ -158,7 +152,7 @@ fn to_secrets_manager_stores_the_spec_secret_string_with_tags_and_prints_nothing
         value,
         serde_json::json!({
             "username": akid,
-            "password": password(&recorded[0]),
+            "password": support::v4_password(&recorded[0], REGION),
             "host": "email-smtp.eu-west-1.amazonaws.com",
             "port": 587,
             "region": REGION,
@@ -227,10 +221,10 @@ fn csv_to_stdout_is_exactly_the_consoles_download() {
         run.stdout,
         format!(
             "IAM User Name,Smtp Username,Smtp Password\n{user},{akid},{}\n",
-            password(secret)
+            support::v4_password(secret, REGION)
         )
     );
-    assert!(!run.stderr.contains(&password(secret)));
+    assert!(!run.stderr.contains(&support::v4_password(secret, REGION)));
     assert!(!run.all_output().contains(secret.as_str()));
 }
 
@@ -249,7 +243,7 @@ fn json_without_a_secret_sink_is_the_spec_document() {
             "user_name": user,
             "access_key_id": akid,
             "smtp_username": akid,
-            "smtp_password": password(secret),
+            "smtp_password": support::v4_password(secret, REGION),
             "region": REGION,
             "smtp_host": "email-smtp.eu-west-1.amazonaws.com",
             "smtp_port": 587,
@@ -290,10 +284,10 @@ fn csv_file_is_created_0600_and_holds_the_credential() {
         std::fs::read_to_string(&path).unwrap(),
         format!(
             "IAM User Name,Smtp Username,Smtp Password\n{user},{akid},{}\n",
-            password(secret)
+            support::v4_password(secret, REGION)
         )
     );
-    assert_no_secret(&run, &[secret, &password(secret)]);
+    assert_no_secret(&run, &[secret, &support::v4_password(secret, REGION)]);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
@@ -324,7 +318,7 @@ fn an_existing_csv_file_is_an_error_before_any_change_and_force_replaces_it_0600
     assert_eq!(mode, 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("IAM User Name,Smtp Username,Smtp Password\n"));
-    assert!(text.contains(&password(&env.recorded_key_secrets()[0])));
+    assert!(text.contains(&support::v4_password(&env.recorded_key_secrets()[0], REGION)));
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,

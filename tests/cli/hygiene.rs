@@ -37,12 +37,6 @@ fn with_mode(mut s: Sesctl, mode: (&str, Option<&str>)) -> Sesctl {
     s
 }
 
-fn password(secret: &str, region: &str) -> String {
-    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret.into()), region)
-        .expose()
-        .to_string()
-}
-
 /// The secret access keys moto handed out, from the proxy's recorded CreateAccessKey answers.
 fn recorded_key_secrets(proxy: &FaultProxy) -> Vec<String> {
     let (_, body) = support::http("GET", &format!("{}/__proxy/log", proxy.url), "").unwrap();
@@ -90,7 +84,7 @@ fn user_with_secret(proxy: &FaultProxy, user: &str) -> (String, String) {
         .run()
         .assert_ok();
     let secret = recorded_key_secrets(proxy).pop().expect("a recorded key");
-    let pw = password(&secret, REGION);
+    let pw = support::v4_password(&secret, REGION);
     (secret, pw)
 }
 
@@ -111,7 +105,7 @@ fn create_user_keeps_secrets_to_the_deliberate_result_at_every_log_level() {
             .run();
         run.assert_ok();
         let key = recorded_key_secrets(&proxy).pop().unwrap();
-        assert_clean(&run, &[&key, &password(&key, REGION)]);
+        assert_clean(&run, &[&key, &support::v4_password(&key, REGION)]);
 
         // To a CSV file: nothing secret on the terminal; the file is 0600 and holds the password.
         record(&proxy, serde_json::json!([]));
@@ -123,7 +117,7 @@ fn create_user_keeps_secrets_to_the_deliberate_result_at_every_log_level() {
             .run();
         run.assert_ok();
         let key = recorded_key_secrets(&proxy).pop().unwrap();
-        let pw = password(&key, REGION);
+        let pw = support::v4_password(&key, REGION);
         assert_clean(&run, &[&key, &pw]);
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -141,7 +135,7 @@ fn create_user_keeps_secrets_to_the_deliberate_result_at_every_log_level() {
                 .run();
             run.assert_ok();
             let key = recorded_key_secrets(&proxy).pop().unwrap();
-            let pw = password(&key, REGION);
+            let pw = support::v4_password(&key, REGION);
             assert_eq!(run.stdout.matches(&pw).count(), 1, "{}", run.stdout);
             assert_absent("stderr", &run.stderr, &[&key, &pw]);
             assert_absent("stdout", &run.stdout, &[&key]);
@@ -180,7 +174,7 @@ fn failed_deliveries_and_their_rollbacks_name_no_secret() {
                 run.stderr
             );
             for key in recorded_key_secrets(&proxy) {
-                assert_clean(&run, &[&key, &password(&key, REGION)]);
+                assert_clean(&run, &[&key, &support::v4_password(&key, REGION)]);
             }
         }
     }
@@ -229,7 +223,15 @@ fn rotate_names_neither_the_old_nor_the_new_secrets() {
             .run();
         run.assert_ok();
         let new_key = recorded_key_secrets(&proxy).pop().unwrap();
-        assert_clean(&run, &[&old_key, &old_pw, &new_key, &password(&new_key, REGION)]);
+        assert_clean(
+            &run,
+            &[
+                &old_key,
+                &old_pw,
+                &new_key,
+                &support::v4_password(&new_key, REGION),
+            ],
+        );
 
         // Without a secret: the new password goes to stdout in the CSV, nowhere else.
         record(&proxy, serde_json::json!([]));
@@ -238,7 +240,7 @@ fn rotate_names_neither_the_old_nor_the_new_secrets() {
             .run();
         run.assert_ok();
         let newest = recorded_key_secrets(&proxy).pop().unwrap();
-        let pw = password(&newest, REGION);
+        let pw = support::v4_password(&newest, REGION);
         assert_eq!(run.stdout.matches(&pw).count(), 1);
         assert_absent("stderr", &run.stderr, &[&newest, &pw, &new_key, &old_pw]);
         assert_absent("stdout", &run.stdout, &[&newest, &new_key, &old_pw]);
@@ -272,7 +274,15 @@ fn failed_rotations_name_no_secret() {
                 run.stderr
             );
             let new_key = recorded_key_secrets(&proxy).pop().unwrap();
-            assert_clean(&run, &[&old_key, &old_pw, &new_key, &password(&new_key, REGION)]);
+            assert_clean(
+                &run,
+                &[
+                    &old_key,
+                    &old_pw,
+                    &new_key,
+                    &support::v4_password(&new_key, REGION),
+                ],
+            );
         }
     }
 }
@@ -282,7 +292,7 @@ fn failed_rotations_name_no_secret() {
 #[test]
 fn derive_prints_the_password_alone_and_never_the_secret() {
     let secret = "Kx9/hygieneSecretAccessKeyValue+0123456";
-    let pw = password(secret, REGION);
+    let pw = support::v4_password(secret, REGION);
     for mode in MODES {
         let run = with_mode(Sesctl::offline(), mode)
             .args(["derive", "--region", REGION])
@@ -356,7 +366,7 @@ fn while_a_secret_is_in_memory_there_is_no_child_no_core_dump_and_no_secret_in_a
     wait_for(&proxy, "CreateSecret");
     let pid = child.id();
     let key = recorded_key_secrets(&proxy).pop().unwrap();
-    let pw = password(&key, REGION);
+    let pw = support::v4_password(&key, REGION);
 
     assert_eq!(
         children(pid),

@@ -886,10 +886,7 @@ fn other_key(user: &str, old: &str) -> String {
 }
 
 fn password_for(key: &str, region: &str) -> String {
-    let secret = moto_secret_access_key(&moto().url, key);
-    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret), region)
-        .expose()
-        .to_string()
+    support::v4_password(&moto_secret_access_key(&moto().url, key), region)
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use sesctl::secret::Secret;
-use sesctl::smtp_password::{smtp_password_v2, smtp_password_v4};
+use sesctl::smtp_password::smtp_password_v2;
 
 use crate::support::smtp::{Mode, SmtpServer};
 use crate::support::{self, block_on, moto, prefix, Sesctl};
@@ -13,12 +13,6 @@ use crate::support::{self, block_on, moto, prefix, Sesctl};
 const USER: &str = "AKIAZZZZVERIFYEXAMPLE";
 const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYVERIFYKEY1";
 const OTHER_SECRET_KEY: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
-
-fn password(secret: &str, region: &str) -> String {
-    smtp_password_v4(&Secret::new(secret.to_string()), region)
-        .expose()
-        .to_string()
-}
 
 /// `sesctl verify --username USER` against `server` on 127.0.0.1, the password on stdin.
 fn verify(server: &SmtpServer, username: &str, password: &str, extra: &[&str]) -> support::Run {
@@ -46,7 +40,7 @@ fn assert_no_leak(run: &support::Run, username: &str, password: &str) {
 
 #[test]
 fn logs_in_over_starttls_and_sends_no_mail() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     let run = verify(&server, USER, &pw, &["--ca-file", server.ca_arg()]);
     run.assert_ok();
@@ -85,7 +79,7 @@ fn logs_in_over_starttls_and_sends_no_mail() {
 
 #[test]
 fn logs_in_over_implicit_tls_by_host_name() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Tls, USER, &pw);
     let run = Sesctl::at(&moto().url)
         .args(["verify", "--username", USER, "--region", "us-east-1", "--tls"])
@@ -117,9 +111,9 @@ fn logs_in_over_implicit_tls_by_host_name() {
 
 #[test]
 fn a_wrong_password_shows_the_535_reply_and_a_diagnosis() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
-    let wrong = password(OTHER_SECRET_KEY, "us-east-1");
+    let wrong = support::v4_password(OTHER_SECRET_KEY, "us-east-1");
     let run = verify(&server, USER, &wrong, &["--ca-file", server.ca_arg()]);
     run.assert_code(1);
     assert!(run.stdout.starts_with("FAILED: "), "{}", run.stdout);
@@ -160,7 +154,7 @@ fn a_wrong_password_shows_the_535_reply_and_a_diagnosis() {
 
 #[test]
 fn a_legacy_v2_password_is_diagnosed() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     let v2 = smtp_password_v2(&Secret::new(SECRET_KEY.to_string()))
         .expose()
@@ -174,7 +168,7 @@ fn a_legacy_v2_password_is_diagnosed() {
 
 #[test]
 fn a_temporary_key_id_is_diagnosed() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     let run = verify(
         &server,
@@ -204,7 +198,7 @@ fn an_inactive_key_from_a_stored_secret_is_diagnosed() {
             .unwrap();
         key
     });
-    let pw = password(&key.secret_access_key, "us-east-1");
+    let pw = support::v4_password(&key.secret_access_key, "us-east-1");
     // SES refuses an inactive key; so does this server, which accepts another password only.
     let server = SmtpServer::start(Mode::Starttls, &key.access_key_id, "not-this-one");
     let secret_name = format!("{p}/smtp");
@@ -253,7 +247,7 @@ fn store_secret(name: &str, username: &str, password: &str, port: u16, region: &
 #[test]
 fn reads_the_credential_and_endpoint_from_a_secret() {
     let p = prefix("secret");
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     let name = format!("{p}/smtp");
     store_secret(&name, USER, &pw, server.port, "us-east-1", "someone");
@@ -304,7 +298,7 @@ fn reads_the_credential_and_endpoint_from_a_secret() {
 
 #[test]
 fn a_server_without_starttls_never_receives_the_credential() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::NoStarttls, USER, &pw);
     let run = verify(&server, USER, &pw, &["-o", "json"]);
     run.assert_code(1);
@@ -324,7 +318,7 @@ fn a_server_without_starttls_never_receives_the_credential() {
 
 #[test]
 fn an_untrusted_certificate_is_refused_before_auth() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     let run = verify(&server, USER, &pw, &["-o", "json"]);
     run.assert_code(1);
@@ -347,7 +341,7 @@ fn a_refused_connection_is_reported() {
     let run = Sesctl::at(&moto().url)
         .args(["verify", "--username", USER, "--region", "us-east-1"])
         .args(["--smtp-host", "127.0.0.1", "--port", &port])
-        .stdin(password(SECRET_KEY, "us-east-1"))
+        .stdin(support::v4_password(SECRET_KEY, "us-east-1"))
         .run();
     run.assert_code(1);
     assert!(run.stdout.contains("failed at connecting"), "{}", run.stdout);
@@ -361,7 +355,7 @@ fn a_silent_server_is_abandoned_at_the_timeout() {
     let run = verify(
         &server,
         USER,
-        &password(SECRET_KEY, "us-east-1"),
+        &support::v4_password(SECRET_KEY, "us-east-1"),
         &["--timeout", "2", "-o", "json"],
     );
     let took = started.elapsed();
@@ -381,7 +375,7 @@ fn a_silent_server_is_abandoned_at_the_timeout() {
 
 #[test]
 fn throttling_is_diagnosed() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Throttle, USER, &pw);
     let run = verify(&server, USER, &pw, &["--ca-file", server.ca_arg()]);
     run.assert_code(1);
@@ -417,13 +411,13 @@ fn bad_flags_exit_2_before_connecting() {
 
 #[test]
 fn the_password_never_shows_at_any_verbosity() {
-    let pw = password(SECRET_KEY, "us-east-1");
+    let pw = support::v4_password(SECRET_KEY, "us-east-1");
     let server = SmtpServer::start(Mode::Starttls, USER, &pw);
     for level in ["-v", "-vv", "-vvv"] {
         let run = verify(&server, USER, &pw, &["--ca-file", server.ca_arg(), level]);
         run.assert_ok();
         assert_no_leak(&run, USER, &pw);
-        let wrong = password(OTHER_SECRET_KEY, "us-east-1");
+        let wrong = support::v4_password(OTHER_SECRET_KEY, "us-east-1");
         let run = verify(&server, USER, &wrong, &["--ca-file", server.ca_arg(), level]);
         run.assert_code(1);
         assert_no_leak(&run, USER, &wrong);
@@ -448,7 +442,7 @@ mod propagation_wait {
 
     #[test]
     fn retries_a_rejected_login_until_the_key_works() {
-        let pw = password(SECRET_KEY, "us-east-1");
+        let pw = support::v4_password(SECRET_KEY, "us-east-1");
         let server = SmtpServer::start_rejecting(Mode::Starttls, USER, &pw, 2);
         let started = Instant::now();
         let ok = block_on(wait_for_login(
@@ -471,7 +465,7 @@ mod propagation_wait {
 
     #[test]
     fn gives_up_at_the_deadline() {
-        let pw = password(SECRET_KEY, "us-east-1");
+        let pw = support::v4_password(SECRET_KEY, "us-east-1");
         let server = SmtpServer::start_rejecting(Mode::Starttls, USER, &pw, 1000);
         let started = Instant::now();
         let err = block_on(wait_for_login(
@@ -493,7 +487,7 @@ mod propagation_wait {
 
     #[test]
     fn other_failures_stop_at_once() {
-        let pw = password(SECRET_KEY, "us-east-1");
+        let pw = support::v4_password(SECRET_KEY, "us-east-1");
         let server = SmtpServer::start(Mode::Throttle, USER, &pw);
         let started = Instant::now();
         let err = block_on(wait_for_login(

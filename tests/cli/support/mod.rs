@@ -460,6 +460,14 @@ impl Sesctl {
     }
 }
 
+/// The v4 SMTP password of a secret access key for `region`, as the tests compute it independently of
+/// the binary (the derivation itself is checked against published vectors).
+pub fn v4_password(secret_access_key: &str, region: &str) -> String {
+    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret_access_key.into()), region)
+        .expose()
+        .to_string()
+}
+
 /// A tokio runtime for the SDK clients the tests use to read state back.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();

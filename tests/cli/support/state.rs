@@ -104,9 +104,7 @@ pub fn recorded_keys(proxy: &FaultProxy) -> HashMap<String, String> {
 
 /// The v4 SMTP password of a secret access key for [`REGION`].
 pub fn smtp_password(secret_access_key: &str) -> String {
-    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret_access_key.into()), REGION)
-        .expose()
-        .to_string()
+    super::v4_password(secret_access_key, REGION)
 }
 
 // ---- IAM ----
