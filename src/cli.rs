@@ -211,6 +211,9 @@ pub struct CreateUserArgs {
     /// Create the secret in this region instead of --region (the SES region)
     #[arg(long, value_name = "REGION", requires = "secret_name")]
     pub secret_region: Option<String>,
+    /// The credential's shape on stdout or in --csv: csv (the console's, default), env, dsn, postfix, json
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "secret_name")]
+    pub format: Option<ExportFormat>,
     /// A tag for the secret only, KEY=VALUE (repeatable); the user's --tag tags go on the secret too
     #[arg(long = "secret-tag", value_name = "KEY=VALUE", requires = "secret_name")]
     pub secret_tags: Vec<String>,
@@ -259,6 +262,9 @@ pub struct RotateArgs {
     /// The Secrets Manager secret that holds the user's credential
     #[arg(long, value_name = "NAME")]
     pub secret_name: Option<String>,
+    /// The credential's shape on stdout or in --csv: csv (the console's, default), env, dsn, postfix, json
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "secret_name")]
+    pub format: Option<ExportFormat>,
     /// The region the secret is in, when it is not the --region (or the default) region; a secret ARN's own region always wins
     #[arg(long, value_name = "REGION", requires = "secret_name")]
     pub secret_region: Option<String>,

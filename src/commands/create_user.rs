@@ -163,5 +163,6 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         secret_location: args.secret_region,
         secret_tags,
         secret_description: args.secret_description,
+        format: args.format.map(super::export::core_format),
     })
 }

@@ -91,7 +91,8 @@ pub async fn exec(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn core_format(f: ExportFormat) -> credential::ExportFormat {
+/// The CLI's `--format` as the core's.
+pub fn core_format(f: ExportFormat) -> credential::ExportFormat {
     match f {
         ExportFormat::Env => credential::ExportFormat::Env,
         ExportFormat::Dsn => credential::ExportFormat::Dsn,

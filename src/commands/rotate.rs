@@ -156,6 +156,7 @@ async fn without_secret(
     if let Some(path) = &args.csv {
         deliver::check_csv_path(path, args.force)?;
     }
+    let format = args.format.map(super::export::core_format);
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
     let sink = match &args.csv {
         Some(path) => Sink::CsvFile {
@@ -190,11 +191,11 @@ async fn without_secret(
         &plan,
         |credential| match &sink {
             Sink::CsvFile { path, force } => {
-                deliver::write_csv_file(path, *force, credential)?;
+                deliver::write_csv_file(path, *force, credential, format)?;
                 Ok(Delivered::CsvFile { path: path.clone() })
             }
             _ => {
-                deliver::write_to(&mut std::io::stdout(), &sink, credential)?;
+                deliver::write_to(&mut std::io::stdout(), &sink, credential, format)?;
                 Ok(Delivered::Stdout)
             }
         },

@@ -313,3 +313,73 @@ fn rotate_rotates_another_tools_secret_keeping_its_shape() {
     run.assert_code(1);
     assert!(run.stderr.contains("not a key of IAM user"), "{}", run.stderr);
 }
+
+#[test]
+fn create_user_and_rotate_deliver_in_the_format_asked_for() {
+    let moto = Moto::dedicated();
+    let p = prefix("format");
+    let user = format!("{p}-user");
+    let run = Sesctl::at(&moto.url)
+        .args(["create-user", &user, "--region", REGION, "--format", "dsn"])
+        .run();
+    run.assert_ok();
+    let line = run.stdout.trim_end();
+    assert!(
+        line.starts_with("smtp://AKIA") && line.ends_with(&format!("@email-smtp.{REGION}.amazonaws.com:587")),
+        "{line}"
+    );
+    assert_eq!(run.stdout.lines().count(), 1, "stdout holds the credential alone");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smtp.env");
+    let user2 = format!("{p}-user2");
+    Sesctl::at(&moto.url)
+        .args([
+            "create-user",
+            &user2,
+            "--region",
+            REGION,
+            "--csv",
+            file.to_str().unwrap(),
+            "--format",
+            "env",
+        ])
+        .run()
+        .assert_ok();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "SMTP_HOST=email-smtp.{REGION}.amazonaws.com\nSMTP_PORT=587\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let run = Sesctl::at(&moto.url)
+        .args(["rotate", &user, "--region", REGION, "--format", "postfix"])
+        .run();
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .starts_with(&format!("[email-smtp.{REGION}.amazonaws.com]:587 AKIA")),
+        "{}",
+        run.stdout
+    );
+
+    let run = Sesctl::at(&moto.url)
+        .args([
+            "create-user",
+            "x",
+            "--region",
+            REGION,
+            "--secret-name",
+            "s/x",
+            "--format",
+            "env",
+        ])
+        .run();
+    run.assert_code(2);
+}

@@ -63,6 +63,9 @@ pub struct Request {
     pub secret_tags: Vec<(String, String)>,
     /// The secret's description, when not sesctl's default.
     pub secret_description: Option<String>,
+    /// The shape of the credential on stdout or in the `--csv` file (`--format`); `None` is the
+    /// console's CSV (or the JSON result with `-o json`).
+    pub format: Option<crate::credential::ExportFormat>,
 }
 
 impl Request {
@@ -504,10 +507,12 @@ pub async fn execute(
                 secret_arn: arn,
             })
             .map_err(|e| (e.action.to_string(), e.to_string())),
-            Sink::CsvFile { path, force } => deliver::write_csv_file(path, *force, &credential)
-                .map(|()| Delivered::CsvFile { path: path.clone() })
-                .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}"))),
-            sink => deliver::write_to(out, sink, &credential)
+            Sink::CsvFile { path, force } => {
+                deliver::write_csv_file(path, *force, &credential, request.format)
+                    .map(|()| Delivered::CsvFile { path: path.clone() })
+                    .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}")))
+            }
+            sink => deliver::write_to(out, sink, &credential, request.format)
                 .map(|()| Delivered::Stdout)
                 .map_err(|e| ("writing the credential to stdout".to_string(), e.to_string())),
         }
@@ -831,6 +836,7 @@ mod tests {
                 secret_location: None,
                 secret_tags: Vec::new(),
                 secret_description: None,
+                format: None,
             },
             setup: SetupState {
                 group_exists: true,

@@ -95,6 +95,19 @@ impl SmtpCredential {
         Zeroizing::new(w.into_inner().expect("flush to memory"))
     }
 
+    /// The credential in one of the shapes `export` writes (`--format` of create-user and rotate).
+    pub fn render(&self, format: crate::credential::ExportFormat) -> Zeroizing<String> {
+        crate::credential::Export {
+            host: &self.smtp_host,
+            port: self.smtp_port,
+            username: &self.access_key_id,
+            password: &self.smtp_password,
+            region: Some(&self.region),
+            iam_user_name: Some(&self.user_name),
+        }
+        .render(format)
+    }
+
     /// The JSON result of `-o json` without a secret sink.
     pub fn result(&self) -> CredentialResult<'_> {
         CredentialResult {
@@ -362,8 +375,16 @@ pub struct SecretExtras {
 /// existing file is an error (and is left alone). With `force`, the CSV goes to a new 0600 file in the
 /// same directory that then replaces `path` by rename, so no reader ever sees a partial file or one
 /// with wider permissions. A partly written file is removed.
-pub fn write_csv_file(path: &Path, force: bool, credential: &SmtpCredential) -> anyhow::Result<()> {
-    write_secret_file("--csv", path, force, &credential.csv())
+pub fn write_csv_file(
+    path: &Path,
+    force: bool,
+    credential: &SmtpCredential,
+    format: Option<crate::credential::ExportFormat>,
+) -> anyhow::Result<()> {
+    match format {
+        None => write_secret_file("--csv", path, force, &credential.csv()),
+        Some(f) => write_secret_file("--csv", path, force, credential.render(f).as_bytes()),
+    }
 }
 
 /// Writes bytes that hold a secret to `path` as [`write_csv_file`] does (0600 from the start; an
@@ -409,7 +430,16 @@ pub fn write_secret_file(flag: &str, path: &Path, force: bool, bytes: &[u8]) -> 
 
 /// Writes the credential to the caller's output (the CLI's stdout): the console's CSV, or the JSON
 /// result.
-pub fn write_to(out: &mut dyn Write, sink: &Sink, credential: &SmtpCredential) -> std::io::Result<()> {
+pub fn write_to(
+    out: &mut dyn Write,
+    sink: &Sink,
+    credential: &SmtpCredential,
+    format: Option<crate::credential::ExportFormat>,
+) -> std::io::Result<()> {
+    if let Some(f) = format {
+        out.write_all(credential.render(f).as_bytes())?;
+        return out.flush();
+    }
     match sink {
         Sink::StdoutJson => {
             let mut text = Zeroizing::new(
@@ -506,14 +536,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.csv");
-        write_csv_file(&path, false, &credential()).unwrap();
+        write_csv_file(&path, false, &credential(), None).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(write_csv_file(&path, false, &credential()).is_err());
+        assert!(write_csv_file(&path, false, &credential(), None).is_err());
         assert!(check_csv_path(&path, false).is_err());
         assert!(check_csv_path(&path, true).is_ok());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        write_csv_file(&path, true, &credential()).unwrap();
+        write_csv_file(&path, true, &credential(), None).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(
