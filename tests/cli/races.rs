@@ -264,3 +264,28 @@ fn finish_retires_nothing_when_a_rotation_is_stored_after_its_plan() {
     assert_eq!(w.keys(), before, "no key was touched");
     w.assert_current_is_active();
 }
+
+#[test]
+fn a_user_another_migrate_run_finished_is_reported_already_migrated() {
+    use crate::support::legacy;
+    let moto = Moto::dedicated();
+    Sesctl::at(&moto.url).args(["setup"]).run().assert_ok();
+    let user = format!("{}-u", prefix("racemigrate"));
+    legacy::create_legacy_users(&moto.url, std::slice::from_ref(&user));
+    let proxy = FaultProxy::start(&moto);
+    proxy.set_rules(json!([{"action": "AddUserToGroup", "fault": "delay", "seconds": 2}]));
+    let child = Sesctl::at(&proxy.url)
+        .args(["migrate-inline-policy", &user, "--yes", "-o", "json"])
+        .spawn();
+    wait_for(&proxy, "AddUserToGroup");
+    // The other run: the user joins the group and loses its inline policy meanwhile.
+    legacy::add_to_group(&moto.url, &user);
+    legacy::delete_inline_policy(&moto.url, &user);
+    let run = finish(child);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let entry = report["users"].as_array().unwrap().iter().find(|u| u["user"] == user.as_str()).unwrap().clone();
+    assert_eq!(entry["status"], "already_migrated", "{entry}");
+    assert!(entry["note"].as_str().unwrap_or_default().contains("another run"), "{entry}");
+    assert!(legacy::state(&moto.url, &user).can_send());
+}

@@ -468,6 +468,24 @@ impl Iam {
         Ok(())
     }
 
+    /// iam:DeleteUserPolicy, one attempt (the SDK retries nothing), so that a `NoSuchEntity` is known
+    /// to answer this attempt and not a retry of one whose answer was lost.
+    pub async fn delete_user_policy_once(&self, user: &str, policy: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_user_policy()
+            .user_name(user)
+            .policy_name(policy)
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default()
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("iam:DeleteUserPolicy", e))?;
+        Ok(())
+    }
+
     /// iam:ListAttachedUserPolicies (all pages).
     pub async fn list_attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, AwsError> {
         let mut pages = self
@@ -560,6 +578,12 @@ impl Iam {
             .config()
             .timeout_config()
             .and_then(|t| t.operation_attempt_timeout())
+    }
+
+    /// The attempts a throttled call may take in a loop of single attempts: more than other
+    /// failures, as the SDK's own retries allow ([`super::retry::throttling_attempts`]).
+    pub fn throttled_attempts(&self) -> u32 {
+        super::retry::throttling_attempts(self.max_attempts())
     }
 
     /// The attempts the client makes per call (its retry configuration).

@@ -642,7 +642,12 @@ async fn new_users_key(
             e.kind,
             ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
         );
-        if !transient || attempt >= attempts {
+        let limit = if e.is(ErrorKind::Throttled) {
+            iam.throttled_attempts()
+        } else {
+            attempts
+        };
+        if !transient || attempt >= limit {
             return (Err(e), timed_out, notes);
         }
         if let Ok(keys) = iam.list_access_keys(user).await {

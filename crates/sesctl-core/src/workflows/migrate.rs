@@ -482,9 +482,9 @@ pub async fn migrate_users(
     if confirm == Confirm::UserGroups {
         let mut outcomes: Vec<(usize, UserOutcome)> = stream::iter(jobs.iter().enumerate())
             .map(|(i, job)| async move {
-                let mut done = Vec::new();
-                let result = run_steps(iam, &job.user, &job.steps, confirm, &mut done).await;
-                (i, outcome(job, done, result, confirm))
+                let (mut done, mut gone) = (Vec::new(), false);
+                let result = run_steps(iam, &job.user, &job.steps, confirm, &mut done, &mut gone).await;
+                (i, outcome(job, done, result, confirm, gone))
             })
             .buffer_unordered(concurrency)
             .inspect(|(_, outcome)| on_done(outcome))
@@ -502,8 +502,8 @@ pub async fn migrate_users(
                 Some(at) => &job.steps[..at],
                 None => &job.steps[..],
             };
-            let mut done = Vec::new();
-            let result = run_steps(iam, &job.user, before, confirm, &mut done).await;
+            let (mut done, mut gone) = (Vec::new(), false);
+            let result = run_steps(iam, &job.user, before, confirm, &mut done, &mut gone).await;
             (i, done, result)
         })
         .buffer_unordered(concurrency)
@@ -516,7 +516,7 @@ pub async fn migrate_users(
         if result.is_ok() && split(job).is_some() {
             pending.push((i, done));
         } else {
-            let o = outcome(job, done, result, confirm);
+            let o = outcome(job, done, result, confirm, false);
             on_done(&o);
             outcomes[i] = Some(o);
         }
@@ -534,15 +534,16 @@ pub async fn migrate_users(
                 .remove(job.user.as_str())
                 .unwrap_or_else(|| Err("the membership was not confirmed".to_string()));
             async move {
+                let mut gone = false;
                 let result = match seen {
                     Err(e) => Err((Step::ConfirmMembership, e)),
                     Ok(()) => {
                         done.push(Step::ConfirmMembership.action(confirm).to_string());
                         let after = split(job).map_or(&job.steps[..0], |at| &job.steps[at + 1..]);
-                        run_steps(iam, &job.user, after, confirm, &mut done).await
+                        run_steps(iam, &job.user, after, confirm, &mut done, &mut gone).await
                     }
                 };
-                (i, outcome(job, done, result, confirm))
+                (i, outcome(job, done, result, confirm, gone))
             }
         })
         .buffer_unordered(concurrency)
@@ -564,6 +565,7 @@ async fn run_steps(
     steps: &[Step],
     confirm: Confirm,
     done: &mut Vec<String>,
+    gone: &mut bool,
 ) -> StepsResult {
     for &step in steps {
         // An operator's interruption: no new step starts (each user's inline policy is still only
@@ -581,7 +583,7 @@ async fn run_steps(
                 // Confirmed by the caller's group read, never here.
                 Confirm::GroupMembers => Err("the membership was not confirmed".to_string()),
             },
-            Step::DeleteInlinePolicy => match iam.delete_user_policy(user, POLICY).await {
+            Step::DeleteInlinePolicy => match delete_policy(iam, user, gone).await {
                 // Gone already (a retried call that had taken effect, or another run): done. Should
                 // the user itself be gone, the next step says so.
                 Err(e) if e.is(ErrorKind::NotFound) => Ok(()),
@@ -606,9 +608,35 @@ async fn run_steps(
     Ok(())
 }
 
+/// iam:DeleteUserPolicy attempt by attempt (transient failures retried as the SDK would): a
+/// `NoSuchEntity` to the first attempt means another run had deleted the policy (`gone`); after an
+/// attempt without an answer it is this run's own deletion, taken effect.
+async fn delete_policy(iam: &Iam, user: &str, gone: &mut bool) -> Result<(), crate::aws::AwsError> {
+    let attempts = iam.max_attempts();
+    let mut pause = std::time::Duration::from_millis(200);
+    for attempt in 1.. {
+        match iam.delete_user_policy_once(user, POLICY).await {
+            Err(e) if e.is(ErrorKind::NotFound) && attempt == 1 => {
+                *gone = true;
+                return Err(e);
+            }
+            Err(e)
+                if (e.is(ErrorKind::Throttled) && attempt < iam.throttled_attempts())
+                    || (attempt < attempts
+                        && matches!(e.kind, ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other)) =>
+            {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
 /// A user's outcome from the steps done and how they ended. Whatever failed, the inline policy was only
 /// deleted after the membership was seen, so the user is never left without both.
-fn outcome(job: &Job, done: Vec<String>, result: StepsResult, confirm: Confirm) -> UserOutcome {
+fn outcome(job: &Job, done: Vec<String>, result: StepsResult, confirm: Confirm, gone: bool) -> UserOutcome {
     let user = job.user.as_str();
     if let Err((step, error)) = result {
         let kept = if done.iter().any(|d| d == Step::DeleteInlinePolicy.action(confirm)) {
@@ -626,14 +654,19 @@ fn outcome(job: &Job, done: Vec<String>, result: StepsResult, confirm: Confirm) 
             ..UserOutcome::new(user, Status::Failed)
         };
     }
-    let status = if job.partly {
-        Status::Finished
-    } else {
-        Status::Migrated
+    // The inline policy was gone when this run came to delete it: another run (or an earlier attempt
+    // of this call) had finished the user, so this run says so rather than "migrated".
+    let (status, note) = match (gone, job.partly) {
+        (true, _) => (
+            Status::AlreadyMigrated,
+            Some("another run had already deleted the inline policy".to_string()),
+        ),
+        (false, true) => (Status::Finished, job.note.clone()),
+        (false, false) => (Status::Migrated, job.note.clone()),
     };
     UserOutcome {
         steps_done: done,
-        note: job.note.clone(),
+        note,
         ..UserOutcome::new(user, status)
     }
 }

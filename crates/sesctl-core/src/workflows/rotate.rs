@@ -1172,7 +1172,12 @@ async fn create_key(
             e.kind,
             ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
         );
-        if refused || !transient || attempt >= attempts {
+        let limit = if e.is(ErrorKind::Throttled) {
+            iam.throttled_attempts()
+        } else {
+            attempts
+        };
+        if refused || !transient || attempt >= limit {
             return Err(anyhow!(
                 "creating the new access key failed: {e}{notes}; the old key and the secret are untouched"
             ));
