@@ -73,6 +73,23 @@ pub struct GlobalArgs {
     /// When to use colour on a terminal
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// audit, list, setup: run in these AWS Organization accounts: `all` (every ACTIVE one) or ID[,ID...]
+    #[arg(long, global = true, value_name = "all|ID,...")]
+    pub accounts: Option<String>,
+    /// With --accounts: the role assumed in each member account
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole"
+    )]
+    pub role_name: String,
+    /// With --accounts: the external id the member role's trust policy requires
+    #[arg(long, global = true, value_name = "ID")]
+    pub external_id: Option<String>,
+    /// With --accounts: accounts read at once
+    #[arg(long, global = true, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub account_concurrency: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

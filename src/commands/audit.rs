@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::accounts::{self, AccountResult, Selection, Status};
 use super::Context;
+use crate::aws::Aws;
 use crate::cli::{AuditArgs, FailOn, OutputFormat};
 use crate::error::Outcome;
 use crate::workflows::audit::{
@@ -18,8 +20,10 @@ use crate::workflows::audit::{
 
 /// The version of the JSON documents of `audit` and `list`. 2: keys carry their `slot`, an audit key's
 /// `access_key_id` is null unless `--key-ids` read it, findings carry `key_slot`, and `key_source`
-/// says whether the report is stale and whether ids were read.
-pub const SCHEMA_VERSION: u32 = 2;
+/// says whether the report is stale and whether ids were read. 3: with `--accounts`, users and
+/// findings carry `account_id`, an `accounts` array says how each account went (with its own
+/// `users_scanned` and `key_source`), and the top-level `key_source` is left out.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Users per iam:GetAccountAuthorizationDetails page: IAM's maximum, so large accounts take few calls.
 pub const PAGE_SIZE: i32 = 1000;
@@ -50,6 +54,75 @@ pub struct AuditedUser {
     pub findings: Vec<Finding>,
 }
 
+/// How one account of an `--accounts` run went.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountEntry {
+    pub account_id: String,
+    pub status: Status,
+    /// Why the account could not be entered or read (`failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// IAM users in the account (`ok` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users_scanned: Option<usize>,
+    /// Where the account's key details came from (`ok` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_source: Option<KeySource>,
+}
+
+impl AccountEntry {
+    pub fn failed(&self) -> bool {
+        self.status == Status::Failed
+    }
+}
+
+/// The inventories of several accounts: their users (each with its `account_id`) in account order.
+pub struct AccountsInventory {
+    pub users_scanned: usize,
+    pub users: Vec<SmtpUser>,
+    pub accounts: Vec<AccountEntry>,
+}
+
+impl AccountsInventory {
+    pub fn from_results(results: Vec<AccountResult<Inventory>>) -> Self {
+        let mut out = AccountsInventory {
+            users_scanned: 0,
+            users: Vec::new(),
+            accounts: Vec::new(),
+        };
+        for r in results {
+            match r.result {
+                Ok(inventory) => {
+                    out.users_scanned += inventory.users_scanned;
+                    out.users.extend(inventory.users.into_iter().map(|mut u| {
+                        u.account_id = Some(r.account_id.clone());
+                        u
+                    }));
+                    out.accounts.push(AccountEntry {
+                        account_id: r.account_id,
+                        status: Status::Ok,
+                        error: None,
+                        users_scanned: Some(inventory.users_scanned),
+                        key_source: Some(inventory.key_source),
+                    });
+                }
+                Err(e) => out.accounts.push(AccountEntry {
+                    account_id: r.account_id,
+                    status: Status::Failed,
+                    error: Some(e),
+                    users_scanned: None,
+                    key_source: None,
+                }),
+            }
+        }
+        out
+    }
+
+    pub fn failed(&self) -> usize {
+        self.accounts.iter().filter(|a| a.failed()).count()
+    }
+}
+
 /// What `sesctl audit` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
@@ -57,19 +130,50 @@ pub struct AuditReport {
     pub generated_at: DateTime<Utc>,
     pub settings: AuditSettings,
     pub users_scanned: usize,
-    pub key_source: KeySource,
+    /// Where the key details came from; with `--accounts`, each account says so instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_source: Option<KeySource>,
+    /// With `--accounts`: how each account went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AccountEntry>>,
     pub summary: Summary,
     pub users: Vec<AuditedUser>,
 }
 
 impl AuditReport {
     pub fn build(inventory: Inventory, rules: &Rules) -> Self {
+        Self::judge(
+            inventory.users,
+            inventory.users_scanned,
+            Some(inventory.key_source),
+            None,
+            rules,
+        )
+    }
+
+    /// The report of an `--accounts` run.
+    pub fn build_accounts(inventory: AccountsInventory, rules: &Rules) -> Self {
+        Self::judge(
+            inventory.users,
+            inventory.users_scanned,
+            None,
+            Some(inventory.accounts),
+            rules,
+        )
+    }
+
+    fn judge(
+        users: Vec<SmtpUser>,
+        users_scanned: usize,
+        key_source: Option<KeySource>,
+        accounts: Option<Vec<AccountEntry>>,
+        rules: &Rules,
+    ) -> Self {
         let mut summary = Summary {
-            smtp_users: inventory.users.len(),
+            smtp_users: users.len(),
             ..Summary::default()
         };
-        let users: Vec<AuditedUser> = inventory
-            .users
+        let users: Vec<AuditedUser> = users
             .into_iter()
             .map(|user| {
                 let findings = workflow::findings(&user, rules);
@@ -91,11 +195,17 @@ impl AuditReport {
                 max_key_age_days: rules.max_key_age_days,
                 unused_days: rules.unused_days,
             },
-            users_scanned: inventory.users_scanned,
-            key_source: inventory.key_source,
+            users_scanned,
+            key_source,
+            accounts,
             summary,
             users,
         }
+    }
+
+    /// Accounts that could not be entered or read (`--accounts`).
+    pub fn failed_accounts(&self) -> usize {
+        self.accounts.iter().flatten().filter(|a| a.failed()).count()
     }
 
     /// The most serious finding, if any.
@@ -110,7 +220,7 @@ impl AuditReport {
     /// The exit outcome: unreadable users fail the run (the audit is incomplete); otherwise findings
     /// at or above `fail_on` give exit 3.
     pub fn outcome(&self, fail_on: Option<FailOn>) -> Outcome {
-        if self.summary.unreadable_users > 0 {
+        if self.summary.unreadable_users > 0 || self.failed_accounts() > 0 {
             return Outcome::Failed;
         }
         let threshold = match fail_on {
@@ -316,72 +426,132 @@ fn severity_cell(severity: Severity, color: bool) -> String {
 
 impl AuditReport {
     fn write_text(&self, f: &mut fmt::Formatter<'_>, color: bool) -> fmt::Result {
-        let users: Vec<&SmtpUser> = self.users.iter().map(|u| &u.user).collect();
-        f.write_str(&user_table(users.iter().copied()))?;
-        writeln!(f)?;
+        let Some(accounts) = &self.accounts else {
+            let users: Vec<&AuditedUser> = self.users.iter().collect();
+            return write_section(
+                f,
+                &users,
+                self.key_source.as_ref(),
+                self.users_scanned,
+                self.generated_at,
+                color,
+            );
+        };
+        for a in accounts {
+            writeln!(f, "{}", account_heading(a))?;
+            if let Some(e) = &a.error {
+                write!(f, "{}", wrap(&format!("FAILED: {e}"), "", LINE_WIDTH))?;
+            } else {
+                let users: Vec<&AuditedUser> = self
+                    .users
+                    .iter()
+                    .filter(|u| u.user.account_id.as_deref() == Some(a.account_id.as_str()))
+                    .collect();
+                write_section(
+                    f,
+                    &users,
+                    a.key_source.as_ref(),
+                    a.users_scanned.unwrap_or_default(),
+                    self.generated_at,
+                    color,
+                )?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(f, "{}", accounts_line(accounts))
+    }
+}
+
+/// The heading of one account's part of a text report.
+pub fn account_heading(a: &AccountEntry) -> String {
+    format!("== account {} ==", a.account_id)
+}
+
+/// The last line of an `--accounts` text report.
+pub fn accounts_line(accounts: &[AccountEntry]) -> String {
+    let failed = accounts.iter().filter(|a| a.failed()).count();
+    format!(
+        "{} account(s): {} ok, {failed} failed.",
+        accounts.len(),
+        accounts.len() - failed
+    )
+}
+
+/// One account's users as text: their table, where the keys came from, unreadable users, findings.
+fn write_section(
+    f: &mut fmt::Formatter<'_>,
+    users: &[&AuditedUser],
+    key_source: Option<&KeySource>,
+    users_scanned: usize,
+    now: DateTime<Utc>,
+    color: bool,
+) -> fmt::Result {
+    f.write_str(&user_table(users.iter().map(|u| &u.user)))?;
+    writeln!(f)?;
+    if let Some(source) = key_source {
+        let line = source_line(source, users_scanned, users.len(), now);
+        write!(f, "{}", wrap(&line, "", LINE_WIDTH))?;
+    }
+    for u in users.iter().filter(|u| u.user.error.is_some()) {
+        let e = u.user.error.as_deref().unwrap_or_default();
         write!(
             f,
             "{}",
             wrap(
-                &source_line(
-                    &self.key_source,
-                    self.users_scanned,
-                    self.summary.smtp_users,
-                    self.generated_at
-                ),
+                &format!("could not read {}: {e}", u.user.user_name),
                 "",
                 LINE_WIDTH
             )
         )?;
-        for u in self.users.iter().filter(|u| u.user.error.is_some()) {
-            let e = u.user.error.as_deref().unwrap_or_default();
-            write!(
-                f,
-                "{}",
-                wrap(
-                    &format!("could not read {}: {e}", u.user.user_name),
-                    "",
-                    LINE_WIDTH
-                )
-            )?;
-        }
-        let s = &self.summary;
-        if s.errors + s.warnings + s.info == 0 {
-            return writeln!(f, "No findings.");
-        }
-        writeln!(
-            f,
-            "Findings: {} error(s), {} warning(s), {} info (see docs/audit.md):",
-            s.errors, s.warnings, s.info
-        )?;
-        let mut all: Vec<&Finding> = self.users.iter().flat_map(|u| u.findings.iter()).collect();
-        all.sort_by_key(|f| std::cmp::Reverse(f.severity));
-        for x in all {
-            let key = match (&x.access_key_id, x.key_slot) {
-                (Some(id), _) => id.clone(),
-                (None, Some(slot)) => format!("key {slot}"),
-                (None, None) => String::new(),
-            };
-            let head = format!(
-                "{}  {:<21}  {}  {}",
-                severity_cell(x.severity, color),
-                x.id,
-                clip(&x.user_name, 64),
-                key
-            );
-            writeln!(f, "{}", head.trim_end())?;
-            write!(f, "{}", wrap(&x.message, "         ", LINE_WIDTH))?;
-            write!(f, "{}", wrap(&format!("fix: {}", x.fix), "         ", LINE_WIDTH))?;
-        }
-        Ok(())
     }
+    let mut all: Vec<&Finding> = users.iter().flat_map(|u| u.findings.iter()).collect();
+    if all.is_empty() {
+        return writeln!(f, "No findings.");
+    }
+    let count = |s: Severity| all.iter().filter(|x| x.severity == s).count();
+    writeln!(
+        f,
+        "Findings: {} error(s), {} warning(s), {} info (see docs/audit.md):",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    )?;
+    all.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for x in all {
+        let key = match (&x.access_key_id, x.key_slot) {
+            (Some(id), _) => id.clone(),
+            (None, Some(slot)) => format!("key {slot}"),
+            (None, None) => String::new(),
+        };
+        let head = format!(
+            "{}  {:<21}  {}  {}",
+            severity_cell(x.severity, color),
+            x.id,
+            clip(&x.user_name, 64),
+            key
+        );
+        writeln!(f, "{}", head.trim_end())?;
+        write!(f, "{}", wrap(&x.message, "         ", LINE_WIDTH))?;
+        write!(f, "{}", wrap(&format!("fix: {}", x.fix), "         ", LINE_WIDTH))?;
+    }
+    Ok(())
 }
 
-/// CSV: one row per key (a user without keys gets one row), with the row's findings by id.
-pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding]>)]) -> anyhow::Result<()> {
+/// CSV: one row per key (a user without keys gets one row), with the row's findings by id; with
+/// `with_account` (an `--accounts` run) an `account_id` column comes first.
+pub fn write_csv(
+    out: impl std::io::Write,
+    users: &[(&SmtpUser, Option<&[Finding]>)],
+    with_account: bool,
+) -> anyhow::Result<()> {
     let with_findings = users.iter().any(|(_, f)| f.is_some());
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec![
+    let mut header = if with_account {
+        vec!["account_id"]
+    } else {
+        Vec::new()
+    };
+    header.extend([
         "user_name",
         "arn",
         "reasons",
@@ -393,7 +563,7 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
         "last_used",
         "last_used_service",
         "last_used_region",
-    ];
+    ]);
     if with_findings {
         header.push("findings");
     }
@@ -410,12 +580,16 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
                 .join(";")
         };
         let base = |cells: [String; 7], slot: Option<u8>| {
-            let mut row = vec![
+            let mut row = Vec::new();
+            if with_account {
+                row.push(u.account_id.clone().unwrap_or_default());
+            }
+            row.extend([
                 u.user_name.clone(),
                 u.arn.clone(),
                 reasons(u, ";"),
                 u.sending_permission.to_string(),
-            ];
+            ]);
             row.extend(cells);
             if with_findings {
                 row.push(ids(slot));
@@ -424,7 +598,7 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
             row
         };
         if u.keys.is_empty() {
-            w.write_record(base(Default::default(), None))?;
+            w.write_record(neutralised(base(Default::default(), None)))?;
         }
         for k in &u.keys {
             let cells = [
@@ -438,11 +612,24 @@ pub fn write_csv(out: impl std::io::Write, users: &[(&SmtpUser, Option<&[Finding
                 k.last_used_service.clone().unwrap_or_default(),
                 k.last_used_region.clone().unwrap_or_default(),
             ];
-            w.write_record(base(cells, Some(k.slot)))?;
+            w.write_record(neutralised(base(cells, Some(k.slot))))?;
         }
     }
     w.flush()?;
     Ok(())
+}
+
+/// Cells a spreadsheet would take for a formula (starting `=`, `+`, `-`, `@`, a tab or a carriage
+/// return; IAM user names may start with `=`, `+`, `-` or `@`) get a leading `'`, as OWASP advises for
+/// CSV injection; the text after it is the value as it was. A report is for people and spreadsheets;
+/// the console's credential CSV, which programs read by value, is written exactly.
+fn neutralised(row: Vec<String>) -> Vec<String> {
+    row.into_iter()
+        .map(|cell| match cell.chars().next() {
+            Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+            _ => cell,
+        })
+        .collect()
 }
 
 /// A progress bar on stderr when someone watches, hidden otherwise.
@@ -466,18 +653,48 @@ pub async fn read(
     report_wait: u64,
     key_ids: bool,
 ) -> anyhow::Result<Inventory> {
-    let iam = ctx.aws().await?.iam();
-    let settings = ReadSettings {
+    let settings = read_settings(concurrency, report_wait, key_ids);
+    let bar = progress_bar(ctx);
+    let inventory = workflow::read_inventory(&ctx.aws().await?.iam(), &settings, &bar).await?;
+    warn_key_source(ctx, &inventory.key_source, "");
+    Ok(inventory)
+}
+
+fn read_settings(concurrency: u16, report_wait: u64, key_ids: bool) -> ReadSettings {
+    ReadSettings {
         concurrency: usize::from(concurrency),
         page_size: Some(PAGE_SIZE),
         report_wait: Duration::from_secs(report_wait),
         key_ids,
-    };
-    let bar = progress_bar(ctx);
-    let inventory = workflow::read_inventory(&iam, &settings, &bar).await?;
-    match &inventory.key_source {
+    }
+}
+
+/// Reads the inventory of every account `--accounts` selects (see [`accounts::run_each`]); the
+/// warnings [`read`] gives name their account.
+pub async fn read_accounts(
+    ctx: &Context,
+    selection: &Selection,
+    command: &str,
+    concurrency: u16,
+    report_wait: u64,
+    key_ids: bool,
+) -> anyhow::Result<AccountsInventory> {
+    let settings = read_settings(concurrency, report_wait, key_ids);
+    let settings = &settings;
+    let results = accounts::run_each(ctx, selection, command, |id: String, aws: Aws| async move {
+        let inventory = workflow::read_inventory(&aws.iam(), settings, &crate::workflows::NoProgress).await?;
+        warn_key_source(ctx, &inventory.key_source, &format!("account {id}: "));
+        Ok(inventory)
+    })
+    .await?;
+    Ok(AccountsInventory::from_results(results))
+}
+
+/// Tells the operator on stderr when the credential report could not be used or is stale.
+fn warn_key_source(ctx: &Context, source: &KeySource, prefix: &str) {
+    match source {
         KeySource::PerUser { reason } => ctx.printer.warn(format!(
-            "the IAM credential report could not be used ({reason}); read each SMTP user's keys with \
+            "{prefix}the IAM credential report could not be used ({reason}); read each SMTP user's keys with \
              iam:ListAccessKeys and iam:GetAccessKeyLastUsed instead"
         )),
         KeySource::CredentialReport {
@@ -487,31 +704,46 @@ pub async fn read(
             ..
         } => {
             if let Some(note) = note {
-                ctx.printer.warn(note.clone());
+                ctx.printer.warn(format!("{prefix}{note}"));
             }
             if *stale {
                 let when = generated.map_or("at an unknown time".to_string(), |g| {
                     format!("{} ago", ago(Utc::now(), g))
                 });
                 ctx.printer.warn(format!(
-                    "the IAM credential report was generated {when}, more than the 4 hours after which IAM \
+                    "{prefix}the IAM credential report was generated {when}, more than the 4 hours after which IAM \
                      makes a new one: keys created, deleted or used since are not in it (`sesctl list` reads \
                      every key)"
                 ));
             }
         }
     }
-    Ok(inventory)
 }
 
 pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
-    let inventory = read(ctx, args.concurrency, args.report_wait, args.key_ids).await?;
     let rules = Rules {
         max_key_age_days: args.max_key_age,
         unused_days: args.unused_days,
         now: Utc::now(),
     };
-    let report = AuditReport::build(inventory, &rules);
+    let report = match ctx.accounts()? {
+        None => AuditReport::build(
+            read(ctx, args.concurrency, args.report_wait, args.key_ids).await?,
+            &rules,
+        ),
+        Some(selection) => {
+            let inventory = read_accounts(
+                ctx,
+                &selection,
+                "audit",
+                args.concurrency,
+                args.report_wait,
+                args.key_ids,
+            )
+            .await?;
+            AuditReport::build_accounts(inventory, &rules)
+        }
+    };
     match ctx.printer.format {
         OutputFormat::Csv => {
             let rows: Vec<(&SmtpUser, Option<&[Finding]>)> = report
@@ -519,16 +751,22 @@ pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|u| (&u.user, Some(u.findings.as_slice())))
                 .collect();
-            write_csv(std::io::stdout().lock(), &rows)?;
+            write_csv(std::io::stdout().lock(), &rows, report.accounts.is_some())?;
         }
         OutputFormat::Text if ctx.printer.color => ctx.printer.text(&Coloured(&report))?,
         _ => ctx.printer.result(&report)?,
     }
     let outcome = report.outcome(args.fail_on);
-    if outcome == Outcome::Failed {
+    if report.summary.unreadable_users > 0 {
         ctx.printer.warn(format!(
             "the keys of {} user(s) could not be read; the audit is incomplete",
             report.summary.unreadable_users
+        ));
+    }
+    if report.failed_accounts() > 0 {
+        ctx.printer.warn(format!(
+            "{} account(s) could not be audited (named above); the audit is incomplete",
+            report.failed_accounts()
         ));
     }
     Ok(outcome)
@@ -547,6 +785,7 @@ mod tests {
     fn sample() -> AuditReport {
         let long = "ses-smtp-user.20190101-000000-with-a-very-long-name-for-the-application-x".to_string();
         let user = SmtpUser {
+            account_id: None,
             user_name: long,
             arn: "arn:aws:iam::123456789012:user/x".into(),
             created: at("2018-01-01T00:00:00Z"),
@@ -639,7 +878,7 @@ mod tests {
             .map(|u| (&u.user, Some(u.findings.as_slice())))
             .collect();
         let mut out = Vec::new();
-        write_csv(&mut out, &rows).unwrap();
+        write_csv(&mut out, &rows, false).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");

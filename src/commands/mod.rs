@@ -1,6 +1,7 @@
 //! One file per command: it turns parsed flags into settings (checking them against the environment),
 //! calls a workflow, and prints the report. Shared here: the [`Context`] every command gets.
 
+pub mod accounts;
 pub mod audit;
 pub mod create_user;
 pub mod delete_user;
@@ -72,6 +73,11 @@ impl Context {
             .await
     }
 
+    /// `--accounts`, parsed (checked before any call in [`run`]); `None` for the caller's account alone.
+    pub fn accounts(&self) -> anyhow::Result<Option<accounts::Selection>> {
+        self.global.accounts.as_deref().map(accounts::parse).transpose()
+    }
+
     /// `--region`, given at most once (only `derive` takes several).
     pub fn single_region(&self) -> anyhow::Result<Option<&str>> {
         match self.global.region.as_slice() {
@@ -133,6 +139,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         return Err(usage(
             "-o csv is for `audit` and `list`; this command prints text or JSON (-o json)",
         ));
+    }
+    if let Some(spec) = &ctx.global.accounts {
+        if !matches!(cli.command, Command::Audit(_) | Command::List(_) | Command::Setup) {
+            return Err(usage("--accounts is for `audit`, `list` and `setup`"));
+        }
+        accounts::parse(spec)?;
     }
     // Commands that call AWS check how to reach it before anything else (offline ones never look).
     if !matches!(

@@ -1,13 +1,20 @@
-//! `sesctl setup`: idempotently make the sending group ready.
+//! `sesctl setup`: idempotently make the sending group ready (in each account with `--accounts`).
 
+use std::fmt;
+
+use serde::Serialize;
+
+use super::accounts::{self, Status};
 use super::Context;
+use crate::aws::Aws;
 use crate::error::Outcome;
-use crate::workflows::setup;
+use crate::workflows::setup::{self, SetupReport, SetupState};
+use crate::workflows::Plan;
 
-pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
-    let aws = ctx.aws().await?;
+/// Reads the group's state in one account; a failed read changes nothing.
+async fn inspect(aws: &Aws) -> anyhow::Result<SetupState> {
     let iam = aws.iam();
-    let state = async {
+    async {
         let caller = aws.caller().await?;
         setup::inspect(&iam, &caller).await
     }
@@ -18,12 +25,119 @@ pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
         } else {
             e
         }
-    })?;
+    })
+}
+
+pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
+    if let Some(selection) = ctx.accounts()? {
+        return exec_accounts(ctx, &selection).await;
+    }
+    let aws = ctx.aws().await?;
+    let state = inspect(aws).await?;
     if ctx.global.dry_run {
         ctx.printer.result(&state.plan())?;
         return Ok(Outcome::Done);
     }
-    let report = setup::apply(&iam, &state).await?;
+    let report = setup::apply(&aws.iam(), &state).await?;
     ctx.printer.result(&report)?;
+    Ok(Outcome::Done)
+}
+
+/// One account of `setup --accounts`.
+#[derive(Debug, Serialize)]
+pub struct AccountSetup {
+    pub account_id: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `--dry-run`: the calls that would make the group ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// What was done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupReport>,
+}
+
+/// What `setup --accounts` prints.
+#[derive(Debug, Serialize)]
+pub struct AccountsSetupReport {
+    pub accounts: Vec<AccountSetup>,
+}
+
+impl fmt::Display for AccountsSetupReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for a in &self.accounts {
+            writeln!(f, "== account {} ==", a.account_id)?;
+            if let Some(e) = &a.error {
+                writeln!(f, "FAILED: {e}")?;
+            }
+            if let Some(p) = &a.plan {
+                write!(f, "{p}")?;
+            }
+            if let Some(r) = &a.setup {
+                write!(f, "{r}")?;
+            }
+            writeln!(f)?;
+        }
+        let failed = self
+            .accounts
+            .iter()
+            .filter(|a| a.status == Status::Failed)
+            .count();
+        writeln!(
+            f,
+            "{} account(s): {} ok, {failed} failed.",
+            self.accounts.len(),
+            self.accounts.len() - failed
+        )
+    }
+}
+
+enum Done {
+    Planned(Plan),
+    Applied(SetupReport),
+}
+
+async fn exec_accounts(ctx: &Context, selection: &accounts::Selection) -> anyhow::Result<Outcome> {
+    let dry_run = ctx.global.dry_run;
+    let results = accounts::run_each(ctx, selection, "setup", |_id: String, aws: Aws| async move {
+        let state = inspect(&aws).await?;
+        if dry_run {
+            return Ok(Done::Planned(state.plan()));
+        }
+        Ok(Done::Applied(setup::apply(&aws.iam(), &state).await?))
+    })
+    .await?;
+    let report = AccountsSetupReport {
+        accounts: results
+            .into_iter()
+            .map(|r| {
+                let (status, error, plan, setup) = match r.result {
+                    Ok(Done::Planned(p)) => (Status::Ok, None, Some(p), None),
+                    Ok(Done::Applied(s)) => (Status::Ok, None, None, Some(s)),
+                    Err(e) => (Status::Failed, Some(e), None, None),
+                };
+                AccountSetup {
+                    account_id: r.account_id,
+                    status,
+                    error,
+                    plan,
+                    setup,
+                }
+            })
+            .collect(),
+    };
+    let failed = report
+        .accounts
+        .iter()
+        .filter(|a| a.status == Status::Failed)
+        .count();
+    super::report_done(ctx, &report)?;
+    if failed > 0 {
+        ctx.printer.warn(format!(
+            "{failed} account(s) could not be set up (named above); run again for them"
+        ));
+        return Ok(Outcome::Failed);
+    }
     Ok(Outcome::Done)
 }

@@ -68,7 +68,7 @@ fn two_thousand_users_every_page_read_only_smtp_users_reported_with_few_calls() 
     // Tag-only users have no sending permission: an error-level finding.
     run.assert_code(3);
     let report = run.json();
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(report["users_scanned"], 2000);
     assert_eq!(report["key_source"]["kind"], "credential_report");
     assert_eq!(report["key_source"]["key_ids"], false);
@@ -365,7 +365,7 @@ fn text_csv_and_json_shapes() {
             "users"
         ])
     );
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], 3);
     assert_eq!(v["settings"], json!({"max_key_age_days": 90, "unused_days": 45}));
     assert_eq!(v["users_scanned"], 3);
     let user: BTreeSet<&str> = v["users"][0]

@@ -438,3 +438,43 @@ fn a_new_user_not_yet_visible_to_iam_is_waited_for() {
     .unwrap();
     assert_eq!(groups.groups().len(), 1);
 }
+
+#[test]
+fn report_csvs_neutralise_formula_cells_and_the_console_csv_stays_exact() {
+    let moto = Moto::dedicated();
+    let user = format!("={}", prefix("formula"));
+    let dir = tempfile::tempdir().unwrap();
+    let console = dir.path().join("console.csv");
+    Sesctl::at(&moto.url)
+        .args([
+            "create-user",
+            &user,
+            "--region",
+            REGION,
+            "--csv",
+            console.to_str().unwrap(),
+        ])
+        .run()
+        .assert_ok();
+    for command in ["list", "audit"] {
+        let run = Sesctl::at(&moto.url).args([command, "-o", "csv"]).run();
+        assert!(run.code == 0 || run.code == 3, "{command}: {}", run.all_output());
+        let row = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(&user[1..]))
+            .expect("the user's row");
+        assert!(row.starts_with(&format!("'{user},")), "{command}: {row}");
+        assert!(
+            !run.stdout.lines().skip(1).any(|l| l.starts_with('=')),
+            "{command}: {}",
+            run.stdout
+        );
+    }
+    // The credential file is read by programs, by value: the exact name.
+    let text = std::fs::read_to_string(&console).unwrap();
+    assert!(
+        text.lines().nth(1).unwrap().starts_with(&format!("{user},")),
+        "{text}"
+    );
+}

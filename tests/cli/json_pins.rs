@@ -16,7 +16,7 @@ const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPINSKEY12";
 
 /// A JSON value as docs/json.md describes it.
 #[derive(Debug, Clone)]
-enum Shape {
+pub(crate) enum Shape {
     Str,
     Int,
     Bool,
@@ -33,7 +33,7 @@ enum Shape {
 }
 
 #[derive(Debug, Clone)]
-struct Field {
+pub(crate) struct Field {
     name: &'static str,
     /// false: the key may be left out (absent when empty or none).
     always: bool,
@@ -160,7 +160,7 @@ fn check(v: &Value, shape: &Shape, path: &str, errors: &mut Vec<String>) {
 /// Checks that stdout is exactly one JSON document (nothing before or after it but the final
 /// newline), and that it has `shape`. Returns the document.
 #[track_caller]
-fn pinned(command: &str, run: &Run, shape: &Shape) -> Value {
+pub(crate) fn pinned(command: &str, run: &Run, shape: &Shape) -> Value {
     let mut documents = serde_json::Deserializer::from_str(&run.stdout).into_iter::<Value>();
     let first = match documents.next() {
         Some(Ok(v)) => v,
@@ -189,7 +189,7 @@ fn pinned(command: &str, run: &Run, shape: &Shape) -> Value {
 /// A key that the run must have produced (an optional field the scenario exercises), so a shape
 /// check over an absent key or an empty array cannot pass by saying nothing.
 #[track_caller]
-fn exercised(command: &str, doc: &Value, pointer: &str) {
+pub(crate) fn exercised(command: &str, doc: &Value, pointer: &str) {
     let v = doc.pointer(pointer);
     let empty =
         matches!(v, None | Some(Value::Null)) || v.and_then(Value::as_array).is_some_and(Vec::is_empty);
@@ -422,9 +422,15 @@ fn key_source() -> Shape {
     )
 }
 
-/// An SMTP user of `audit` (with findings) or `list` (without).
-fn smtp_user(with_findings: bool) -> Shape {
-    let mut fields = vec![
+/// An SMTP user of `audit` (with findings) or `list` (without); with `--accounts` (`accounts`) it and
+/// its findings carry `account_id`, which single-account documents leave out.
+fn smtp_user(with_findings: bool, accounts: bool) -> Shape {
+    let mut fields = if accounts {
+        vec![req("account_id", Str)]
+    } else {
+        Vec::new()
+    };
+    fields.extend([
         req("user_name", Str),
         req("arn", Str),
         req("created", Date),
@@ -461,39 +467,70 @@ fn smtp_user(with_findings: bool) -> Shape {
             ])),
         ),
         opt("error", Str),
-    ];
+    ]);
     if with_findings {
-        fields.push(req(
-            "findings",
-            arr(obj(vec![
-                req(
-                    "id",
-                    one_of(&[
-                        "legacy-v2-key",
-                        "no-sending-permission",
-                        "inline-policy",
-                        "key-too-old",
-                        "two-active-keys",
-                        "key-unused",
-                        "key-never-used",
-                        "inactive-key",
-                        "console-tag",
-                    ]),
-                ),
-                req("severity", one_of(&["error", "warning", "info"])),
-                req("user_name", Str),
-                req("access_key_id", null_or(Str)),
-                req("key_slot", null_or(Int)),
-                req("message", Str),
-                req("fix", Str),
-            ])),
-        ));
+        let mut finding = if accounts {
+            vec![req("account_id", Str)]
+        } else {
+            Vec::new()
+        };
+        finding.extend([
+            req(
+                "id",
+                one_of(&[
+                    "legacy-v2-key",
+                    "no-sending-permission",
+                    "inline-policy",
+                    "key-too-old",
+                    "two-active-keys",
+                    "key-unused",
+                    "key-never-used",
+                    "inactive-key",
+                    "console-tag",
+                ]),
+            ),
+            req("severity", one_of(&["error", "warning", "info"])),
+            req("user_name", Str),
+            req("access_key_id", null_or(Str)),
+            req("key_slot", null_or(Int)),
+            req("message", Str),
+            req("fix", Str),
+        ]);
+        fields.push(req("findings", arr(obj(finding))));
     }
     obj(fields)
 }
 
-fn audit_report() -> Shape {
-    obj(vec![
+/// `setup --accounts`: each account's plan (`--dry-run`) or report, or why it failed.
+pub(crate) fn setup_accounts_report() -> Shape {
+    obj(vec![req(
+        "accounts",
+        arr(obj(vec![
+            req("account_id", Str),
+            req("status", one_of(&["ok", "failed"])),
+            opt("error", Str),
+            opt("plan", plan()),
+            opt("setup", setup_report()),
+        ])),
+    )])
+}
+
+/// With `--accounts`: how each account went (`error` when failed; `users_scanned` and `key_source`
+/// when read).
+fn accounts_array() -> Shape {
+    arr(obj(vec![
+        req("account_id", Str),
+        req("status", one_of(&["ok", "failed"])),
+        opt("error", Str),
+        opt("users_scanned", Int),
+        opt("key_source", key_source()),
+    ]))
+}
+
+/// `audit -o json`; with `--accounts` (`accounts`) the `accounts` array replaces the top-level
+/// `key_source`.
+pub(crate) fn audit_report(accounts: bool) -> Shape {
+    let mut fields = vec![
         req("schema_version", Int),
         req("generated_at", Date),
         req(
@@ -501,7 +538,13 @@ fn audit_report() -> Shape {
             obj(vec![req("max_key_age_days", Int), req("unused_days", Int)]),
         ),
         req("users_scanned", Int),
-        req("key_source", key_source()),
+    ];
+    fields.push(if accounts {
+        req("accounts", accounts_array())
+    } else {
+        req("key_source", key_source())
+    });
+    fields.extend([
         req(
             "summary",
             obj(vec![
@@ -512,17 +555,23 @@ fn audit_report() -> Shape {
                 req("unreadable_users", Int),
             ]),
         ),
-        req("users", arr(smtp_user(true))),
-    ])
+        req("users", arr(smtp_user(true, accounts))),
+    ]);
+    obj(fields)
 }
 
-fn list_report() -> Shape {
+/// `list -o json`, as [`audit_report`].
+pub(crate) fn list_report(accounts: bool) -> Shape {
     obj(vec![
         req("schema_version", Int),
         req("generated_at", Date),
         req("users_scanned", Int),
-        req("key_source", key_source()),
-        req("users", arr(smtp_user(false))),
+        if accounts {
+            req("accounts", accounts_array())
+        } else {
+            req("key_source", key_source())
+        },
+        req("users", arr(smtp_user(false, accounts))),
     ])
 }
 
@@ -969,8 +1018,8 @@ fn audit_list_and_create_user_verify() {
 
     let run = json_run(url, &["audit"]);
     run.assert_ok();
-    let doc = pinned("audit -o json", &run, &audit_report());
-    assert_eq!(doc["schema_version"], 2);
+    let doc = pinned("audit -o json", &run, &audit_report(false));
+    assert_eq!(doc["schema_version"], 3);
     assert_eq!(doc["summary"]["smtp_users"], 2, "{doc:#}");
     exercised("audit", &doc, "/users/0/findings/0/id");
     exercised("audit", &doc, "/users/0/reasons/0/reason");
@@ -983,7 +1032,7 @@ fn audit_list_and_create_user_verify() {
     exercised("audit", &doc, &format!("/users/{with_keys}/keys/0/status"));
     let run = json_run(url, &["audit", "--key-ids"]);
     run.assert_ok();
-    let doc = pinned("audit --key-ids -o json", &run, &audit_report());
+    let doc = pinned("audit --key-ids -o json", &run, &audit_report(false));
     exercised(
         "audit --key-ids",
         &doc,
@@ -992,7 +1041,7 @@ fn audit_list_and_create_user_verify() {
 
     let run = json_run(url, &["list"]);
     run.assert_ok();
-    let doc = pinned("list -o json", &run, &list_report());
+    let doc = pinned("list -o json", &run, &list_report(false));
     assert_eq!(doc["users"].as_array().map(Vec::len), Some(2));
 }
 

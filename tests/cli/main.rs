@@ -21,6 +21,7 @@ mod inputs;
 mod interrupt;
 mod json_pins;
 mod migrate;
+mod organizations;
 mod privilege;
 mod races;
 mod regions;

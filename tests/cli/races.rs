@@ -284,8 +284,17 @@ fn a_user_another_migrate_run_finished_is_reported_already_migrated() {
     let run = finish(child);
     assert_eq!(run.code, 0, "{}", run.all_output());
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let entry = report["users"].as_array().unwrap().iter().find(|u| u["user"] == user.as_str()).unwrap().clone();
+    let entry = report["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user"] == user.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(entry["status"], "already_migrated", "{entry}");
-    assert!(entry["note"].as_str().unwrap_or_default().contains("another run"), "{entry}");
+    assert!(
+        entry["note"].as_str().unwrap_or_default().contains("another run"),
+        "{entry}"
+    );
     assert!(legacy::state(&moto.url, &user).can_send());
 }

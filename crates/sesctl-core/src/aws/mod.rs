@@ -13,6 +13,7 @@ pub mod credential_report;
 pub mod error;
 pub mod iam;
 pub mod key_owner;
+pub mod organization;
 pub mod retry;
 pub mod secrets;
 

@@ -108,6 +108,10 @@ impl Key {
 /// An SMTP user and its keys.
 #[derive(Debug, Clone, Serialize)]
 pub struct SmtpUser {
+    /// The account the user is in: set when the run covers several accounts (`--accounts`), absent
+    /// from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     pub user_name: String,
     pub arn: String,
     pub created: DateTime<Utc>,
@@ -357,6 +361,7 @@ pub async fn read_inventory(
                 Err(e) => (Vec::new(), Some(e.to_string())),
             };
             SmtpUser {
+                account_id: None,
                 user_name: detail.name,
                 arn: detail.arn,
                 created: detail.created,
@@ -482,6 +487,9 @@ pub mod ids {
 /// One thing wrong with a user or one of its keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// The account of the finding's user, as on [`SmtpUser::account_id`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     pub id: &'static str,
     pub severity: Severity,
     pub user_name: String,
@@ -513,6 +521,7 @@ pub fn findings(user: &SmtpUser, rules: &Rules) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |id, severity, key: Option<&Key>, message: String, fix: String| {
         out.push(Finding {
+            account_id: user.account_id.clone(),
             id,
             severity,
             user_name: name.clone(),
@@ -683,6 +692,7 @@ mod tests {
 
     fn user(reasons: Vec<Reason>, can_send: bool, keys: Vec<Key>) -> SmtpUser {
         SmtpUser {
+            account_id: None,
             user_name: "mailer".into(),
             arn: "arn:aws:iam::1:user/mailer".into(),
             created: at("2018-01-01T00:00:00Z"),

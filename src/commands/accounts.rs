@@ -1,0 +1,136 @@
+//! `--accounts`: running `audit`, `list` and `setup` in several accounts of an AWS Organization (see
+//! docs/organizations.md). The accounts are `all` (every ACTIVE account from
+//! organizations:ListAccounts) or a list of ids; the caller's own account is read with its own
+//! credentials, every other one through sts:AssumeRole on `--role-name` (with `--external-id`), at most
+//! `--account-concurrency` accounts at once. An account that cannot be entered or read is reported as
+//! failed (and named on stderr); the others are still done.
+
+use std::future::Future;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::Context;
+use crate::aws::organization::is_account_id;
+use crate::aws::Aws;
+use crate::error::{escape_controls, usage};
+
+/// Which accounts `--accounts` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every ACTIVE account of the organization.
+    All,
+    /// These accounts, in the order given, each once.
+    Ids(Vec<String>),
+}
+
+/// Parses `--accounts`: `all`, or 12-digit account ids separated by commas. Anything else is a usage
+/// error (exit 2), found before any AWS call.
+pub fn parse(spec: &str) -> anyhow::Result<Selection> {
+    if spec.trim() == "all" {
+        return Ok(Selection::All);
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for part in spec.split(',') {
+        let id = part.trim();
+        if !is_account_id(id) {
+            return Err(usage(format!(
+                "--accounts: '{}' is not an AWS account id (12 digits); give `all` or ID[,ID...]",
+                escape_controls(id)
+            )));
+        }
+        if !ids.iter().any(|x| x == id) {
+            ids.push(id.to_string());
+        }
+    }
+    Ok(Selection::Ids(ids))
+}
+
+/// The status of one account in the JSON documents' `accounts` array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+/// What was done in one account.
+pub struct AccountResult<T> {
+    pub account_id: String,
+    /// The work's result, or why the account could not be entered or read.
+    pub result: Result<T, String>,
+}
+
+/// Runs `work` in every selected account, `--account-concurrency` at a time, in account order. The
+/// work gets the account id and an [`Aws`] signed as that account (the caller's own credentials in its
+/// own account). Failing to find the caller or to list the organization's accounts is an error of the
+/// whole run; a failure inside one account is that account's result.
+pub async fn run_each<T, F, Fut>(
+    ctx: &Context,
+    selection: &Selection,
+    command: &str,
+    work: F,
+) -> anyhow::Result<Vec<AccountResult<T>>>
+where
+    F: Fn(String, Aws) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let base = ctx.aws().await?;
+    let caller = base.caller().await?;
+    let ids = match selection {
+        Selection::All => base.organization_accounts().await?,
+        Selection::Ids(ids) => ids.clone(),
+    };
+    let session = format!("sesctl-{command}");
+    let (work, caller, session) = (&work, &caller, &session);
+    let results = stream::iter(ids)
+        .map(|id| async move {
+            let aws = if id == caller.account {
+                Ok(base.clone())
+            } else {
+                base.assume_role(
+                    &caller.partition,
+                    &id,
+                    &ctx.global.role_name,
+                    ctx.global.external_id.as_deref(),
+                    session,
+                )
+                .await
+                .map_err(|e| e.to_string())
+            };
+            let result = match aws {
+                Ok(aws) => work(id.clone(), aws).await.map_err(|e| format!("{e:#}")),
+                Err(e) => Err(e),
+            };
+            let result = result.map_err(|e| escape_controls(&e));
+            if let Err(e) = &result {
+                eprintln!("sesctl: error: account {id} failed: {e}");
+            }
+            AccountResult {
+                account_id: id,
+                result,
+            }
+        })
+        .buffered(usize::from(ctx.global.account_concurrency))
+        .collect()
+        .await;
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_all_or_ids() {
+        assert_eq!(parse("all").unwrap(), Selection::All);
+        assert_eq!(
+            parse("111111111111, 222222222222,111111111111").unwrap(),
+            Selection::Ids(vec!["111111111111".into(), "222222222222".into()])
+        );
+        assert!(parse("12345").is_err());
+        assert!(parse("111111111111,").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("ALL").is_err());
+    }
+}
