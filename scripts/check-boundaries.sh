@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that the project stays inside its own tree: no source, test, script or CI file names a path
-# beside the repository (such as ../shared, which a user's clone does not have). .ci/run also runs the
-# whole test suite from a clone in an empty folder, which proves the same at run time.
+# beside the repository (such as a shared folder next to a checkout, which a user's clone does not
+# have). .ci/run also runs the whole test suite from a clone in an empty folder, which proves the same
+# at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,19 +7,6 @@ use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
 
 const REGION: &str = "eu-west-1";
 
-fn access_keys(url: &str, user: &str) -> Vec<(String, String)> {
-    let out = block_on(support::iam(url).list_access_keys().user_name(user).send()).unwrap();
-    out.access_key_metadata()
-        .iter()
-        .map(|k| {
-            (
-                k.access_key_id().unwrap_or_default().to_string(),
-                k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 /// A user with a credential in a secret, made by `sesctl create-user`.
 fn user_with_secret(moto: &Moto, test: &str) -> (String, String) {
     let p = prefix(test);
@@ -35,7 +22,7 @@ fn user_with_secret(moto: &Moto, test: &str) -> (String, String) {
 fn a_rollback_that_cannot_delete_an_unstored_key_says_its_secret_was_never_stored() {
     let moto = Moto::dedicated();
     let (user, secret) = user_with_secret(&moto, "orphanreport");
-    let before: Vec<String> = access_keys(&moto.url, &user)
+    let before: Vec<String> = support::access_keys(&moto.url, &user)
         .into_iter()
         .map(|(k, _)| k)
         .collect();
@@ -48,7 +35,7 @@ fn a_rollback_that_cannot_delete_an_unstored_key_says_its_secret_was_never_store
         .args(["rotate", &user, "--secret-name", &secret, "--region", REGION])
         .run();
     run.assert_code(1);
-    let orphan = access_keys(&moto.url, &user)
+    let orphan = support::access_keys(&moto.url, &user)
         .into_iter()
         .map(|(k, _)| k)
         .find(|k| !before.contains(k))
@@ -397,7 +384,7 @@ fn a_create_access_key_attempt_that_times_out_and_lands_later_leaves_no_second_k
         run.stderr
     );
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let keys = access_keys(&moto.url, &user);
+    let keys = support::access_keys(&moto.url, &user);
     let delivered = run.json()["access_key_id"].as_str().unwrap().to_string();
     assert_eq!(
         keys,
@@ -428,7 +415,7 @@ fn a_new_user_not_yet_visible_to_iam_is_waited_for() {
         refused >= 2,
         "IAM said NoSuchEntity at least once for each call: {log:?}"
     );
-    assert_eq!(access_keys(&moto.url, &user).len(), 1);
+    assert_eq!(support::access_keys(&moto.url, &user).len(), 1);
     let groups = block_on(
         support::iam(&moto.url)
             .list_groups_for_user()

@@ -38,19 +38,6 @@ fn user_exists(url: &str, user: &str) -> bool {
     block_on(support::iam(url).get_user().user_name(user).send()).is_ok()
 }
 
-fn access_keys(url: &str, user: &str) -> Vec<(String, String)> {
-    let out = block_on(support::iam(url).list_access_keys().user_name(user).send()).unwrap();
-    out.access_key_metadata()
-        .iter()
-        .map(|k| {
-            (
-                k.access_key_id().unwrap_or_default().to_string(),
-                k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn create_user_interrupted_during_create_access_key_removes_everything_it_made() {
     for (signo, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
@@ -97,7 +84,7 @@ fn rotate_interrupted_while_storing_rolls_back_and_keeps_the_current_credential(
         .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
         .run()
         .assert_ok();
-    let before = access_keys(&moto.url, &user);
+    let before = support::access_keys(&moto.url, &user);
     let proxy = FaultProxy::start(&moto);
     proxy.set_rules(json!([{"action": "PutSecretValue", "fault": "delay", "seconds": 2}]));
     let child = Sesctl::at(&proxy.url)
@@ -109,7 +96,7 @@ fn rotate_interrupted_while_storing_rolls_back_and_keeps_the_current_credential(
     assert_eq!(run.code, 130, "{}", run.all_output());
     assert!(run.stderr.contains("Rolled back"), "{}", run.stderr);
     assert_eq!(
-        access_keys(&moto.url, &user),
+        support::access_keys(&moto.url, &user),
         before,
         "the new key was deleted, the old one untouched"
     );

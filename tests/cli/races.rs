@@ -29,25 +29,7 @@ fn world(test: &str) -> World {
 
 impl World {
     fn keys(&self) -> Vec<(String, String)> {
-        let out = block_on(
-            support::iam(&self.moto.url)
-                .list_access_keys()
-                .user_name(&self.user)
-                .send(),
-        )
-        .unwrap();
-        let mut keys: Vec<(String, String)> = out
-            .access_key_metadata()
-            .iter()
-            .map(|k| {
-                (
-                    k.access_key_id().unwrap_or_default().to_string(),
-                    k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                )
-            })
-            .collect();
-        keys.sort();
-        keys
+        support::access_keys(&self.moto.url, &self.user)
     }
 
     fn current_key(&self) -> String {

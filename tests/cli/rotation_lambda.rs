@@ -64,22 +64,7 @@ impl World {
 
     /// The user's keys: (id, status).
     fn keys(&self) -> Vec<(String, String)> {
-        let out = block_on(
-            support::iam(&self.moto.url)
-                .list_access_keys()
-                .user_name(&self.user)
-                .send(),
-        )
-        .unwrap();
-        out.access_key_metadata()
-            .iter()
-            .map(|k| {
-                (
-                    k.access_key_id().unwrap_or_default().to_string(),
-                    k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                )
-            })
-            .collect()
+        support::access_keys(&self.moto.url, &self.user)
     }
 
     fn status_of(&self, key: &str) -> Option<String> {

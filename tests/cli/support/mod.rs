@@ -468,6 +468,23 @@ pub fn v4_password(secret_access_key: &str, region: &str) -> String {
         .to_string()
 }
 
+/// A user's access keys as IAM (moto) lists them: (key id, status).
+pub fn access_keys(endpoint: &str, user: &str) -> Vec<(String, String)> {
+    let out = block_on(iam(endpoint).list_access_keys().user_name(user).send()).unwrap();
+    let mut keys: Vec<(String, String)> = out
+        .access_key_metadata()
+        .iter()
+        .map(|k| {
+            (
+                k.access_key_id().unwrap_or_default().to_string(),
+                k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// A tokio runtime for the SDK clients the tests use to read state back.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();

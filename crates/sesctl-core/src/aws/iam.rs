@@ -528,18 +528,7 @@ impl Iam {
             .send()
             .await
             .map_err(|e| classify("iam:CreateAccessKey", e))?;
-        let key = out.access_key.ok_or_else(|| AwsError {
-            kind: ErrorKind::Other,
-            action: "iam:CreateAccessKey",
-            code: None,
-            message: "the response held no access key".into(),
-        })?;
-        let created = key.create_date.as_ref().map(to_utc).unwrap_or_else(Utc::now);
-        Ok(NewAccessKey {
-            id: key.access_key_id,
-            secret: Secret::new(key.secret_access_key),
-            created,
-        })
+        new_access_key(out)
     }
 
     /// iam:CreateAccessKey, one attempt: the SDK does not retry it, so the caller knows that a
@@ -558,18 +547,7 @@ impl Iam {
             .send()
             .await
             .map_err(|e| classify("iam:CreateAccessKey", e))?;
-        let key = out.access_key.ok_or_else(|| AwsError {
-            kind: ErrorKind::Other,
-            action: "iam:CreateAccessKey",
-            code: None,
-            message: "the response held no access key".into(),
-        })?;
-        let created = key.create_date.as_ref().map(to_utc).unwrap_or_else(Utc::now);
-        Ok(NewAccessKey {
-            id: key.access_key_id,
-            secret: Secret::new(key.secret_access_key),
-            created,
-        })
+        new_access_key(out)
     }
 
     /// How long one attempt of a call may take (`--api-timeout`), when set.
@@ -675,4 +653,22 @@ impl Iam {
     pub(crate) fn sdk(&self) -> &Client {
         &self.client
     }
+}
+
+/// The new key in a CreateAccessKey answer; its secret goes straight into a [`Secret`].
+fn new_access_key(
+    out: aws_sdk_iam::operation::create_access_key::CreateAccessKeyOutput,
+) -> Result<NewAccessKey, AwsError> {
+    let key = out.access_key.ok_or_else(|| AwsError {
+        kind: ErrorKind::Other,
+        action: "iam:CreateAccessKey",
+        code: None,
+        message: "the response held no access key".into(),
+    })?;
+    let created = key.create_date.as_ref().map(to_utc).unwrap_or_else(Utc::now);
+    Ok(NewAccessKey {
+        id: key.access_key_id,
+        secret: Secret::new(key.secret_access_key),
+        created,
+    })
 }
