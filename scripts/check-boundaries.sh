@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 status=0
-# Paths that climb out of the repository: ../shared, or more `../` than the file is deep.
+# Paths that climb out of the repository: into a shared folder beside it, or more `../` than the file is deep.
 while IFS= read -r file; do
     depth=$(($(tr -cd '/' <<<"$file" | wc -c)))
     while IFS= read -r hit; do
