@@ -12,4 +12,7 @@ if ! "$PYTHON" -c 'import moto.server, flask, flask_cors, aiosmtpd, cryptography
 fi
 export SESCTL_TEST_PYTHON="$PYTHON"
 
+# `cargo test` builds a package's binaries only for that package's own integration tests: the rotation
+# function's binary, which the CLI's tests run, is built here first (and so is never stale).
+cargo build --workspace --bins
 cargo test --all-targets "$@"

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::{block_on, home_dir, http, LoopbackService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
 
-/// The function binary, built beside `sesctl` by `cargo test` at the workspace root.
+/// The function binary, built beside `sesctl` by scripts/test.sh (`cargo build --workspace --bins`):
+/// `cargo test` alone builds it only as a test harness.
 pub fn lambda_bin() -> PathBuf {
     let bin = PathBuf::from(super::sesctl_bin())
         .parent()
@@ -22,7 +23,7 @@ pub fn lambda_bin() -> PathBuf {
         .join("sesctl-rotation-lambda");
     assert!(
         bin.exists(),
-        "{} is missing: run the tests from the workspace root (scripts/test.sh builds every binary)",
+        "{} is missing: run the tests with scripts/test.sh (or `cargo build --workspace --bins` first)",
         bin.display()
     );
     bin
