@@ -126,7 +126,7 @@ async fn in_secret(
         let endpoint = endpoint.clone();
         let label = secret_label.clone();
         let akid = login.access_key_id.to_string();
-        let parsed = crate::workflows::verify::StoredCredential::parse(login.secret_string, &label);
+        let parsed = crate::workflows::verify::read_credential(login.secret_string, &label);
         Box::pin(async move {
             let stored = parsed?;
             crate::smtp::verify_new_credential(&akid, &stored.password, &endpoint, deadline).await?;

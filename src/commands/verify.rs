@@ -7,11 +7,12 @@ use anyhow::Context as _;
 use super::Context;
 use crate::aws::secrets::STAGE_CURRENT;
 use crate::cli::VerifyArgs;
+use crate::credential::StoredCredential;
 use crate::error::{usage, Outcome};
 use crate::secret::Secret;
 use crate::smtp::diagnosis::{Facts, KeyState};
 use crate::smtp::{self, FailureKind};
-use crate::workflows::verify::{key_state, StoredCredential, VerifyReport};
+use crate::workflows::verify::{key_state, read_credential, VerifyReport};
 
 /// The credential to try and what is known about it.
 struct Credential {
@@ -136,7 +137,7 @@ async fn read_secret(ctx: &Context, name: &str, region: &str) -> anyhow::Result<
                  and --region"
             )
         })?;
-    StoredCredential::parse(&value.value, name)
+    read_credential(&value.value, name)
 }
 
 /// An SMTP user name as given on the command line: an access key id, so short and without spaces.

@@ -29,11 +29,11 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
-use zeroize::Zeroize;
 
 use crate::aws::iam::{AccessKey, Iam, KeyStatus};
 use crate::aws::secrets::{SecretInfo, Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
 use crate::aws::AwsError;
+use crate::credential::{next_value, NextValue, StoredCredential};
 use crate::secret::Secret;
 use crate::smtp::{Endpoint, EndpointError, EndpointSettings};
 use crate::workflows::rotate::OldKeyAction;
@@ -229,6 +229,7 @@ struct StoredValue {
     iam_user_name: String,
     access_key_id: String,
     region: String,
+    host: Option<String>,
     port: Option<u16>,
 }
 
@@ -241,40 +242,28 @@ fn aws(error: AwsError, changed: &str) -> RotationError {
 
 const NOTHING_CHANGED: &str = "nothing was changed";
 
-/// Reads a stored value's fields. `username` stands for `access_key_id` (other tools' secrets); the
-/// port may be a number or a string of digits.
+/// Reads a stored value's fields with the credential codec ([`StoredCredential`]): any shape it reads,
+/// as long as the value names its IAM user and SES region (what the steps need to act on it).
 fn parse_value(secret: &str, stage: &str, value: &Secret) -> Result<StoredValue, RotationError> {
     let bad = |detail: &str| RotationError::Format {
         secret: secret.to_string(),
         stage: stage.to_string(),
         detail: detail.to_string(),
     };
-    let doc: serde_json::Value =
-        serde_json::from_str(value.expose()).map_err(|_| bad("the value is not a JSON object"))?;
-    let field = |name: &str| {
-        doc.get(name)
-            .and_then(serde_json::Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let iam_user_name = field("iam_user_name").ok_or_else(|| bad("it has no iam_user_name"))?;
-    let access_key_id = field("access_key_id")
-        .or_else(|| field("username"))
-        .ok_or_else(|| bad("it has no access_key_id"))?;
-    let region = field("region").ok_or_else(|| bad("it has no region"))?;
+    let stored = StoredCredential::parse(value).map_err(|e| bad(&e.0))?;
+    let iam_user_name = stored
+        .iam_user_name
+        .ok_or_else(|| bad("it has no iam_user_name"))?;
+    let region = stored.region.ok_or_else(|| bad("it has no region"))?;
     if !crate::regions::looks_like_region(&region) {
         return Err(bad("its region is not an AWS region name"));
     }
-    let port = match doc.get("port") {
-        Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
-        Some(serde_json::Value::String(s)) => s.parse().ok(),
-        _ => None,
-    };
     Ok(StoredValue {
         iam_user_name,
-        access_key_id,
+        access_key_id: stored.username,
         region,
-        port,
+        host: stored.host,
+        port: stored.port,
     })
 }
 
@@ -515,12 +504,25 @@ pub async fn create_pending(
             secret: view.info.arn.clone(),
             detail: "its AWSCURRENT version has no value".to_string(),
         })?;
-    let value =
-        pending_value(&current_value.value, &key.id, &password).ok_or_else(|| RotationError::Format {
-            secret: view.info.arn.clone(),
-            stage: STAGE_CURRENT.to_string(),
-            detail: "the value is not a JSON object".to_string(),
-        })?;
+    // Every field of the current value is kept (what its consumers read), in its shape.
+    let current = &view.current;
+    let host = current
+        .host
+        .clone()
+        .unwrap_or_else(|| crate::regions::smtp_host(&current.region));
+    let next = NextValue {
+        access_key_id: &key.id,
+        password: &password,
+        region: &current.region,
+        host: &host,
+        port: current.port.unwrap_or(crate::regions::DEFAULT_PORT),
+        iam_user_name: &user,
+    };
+    let value = next_value(&current_value.value, &next).ok_or_else(|| RotationError::Format {
+        secret: view.info.arn.clone(),
+        stage: STAGE_CURRENT.to_string(),
+        detail: "the value is not a JSON object".to_string(),
+    })?;
     drop(password);
     secrets
         .put_pending_value(&view.info.arn, &value, token, rotation_token)
@@ -562,22 +564,6 @@ async fn stage_holding(
         }
     }
     Ok(None)
-}
-
-/// The pending value: the current value with every field kept, and the key and password replaced.
-fn pending_value(current: &Secret, key_id: &str, password: &Secret) -> Option<Secret> {
-    let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(current.expose()).ok()?;
-    if let Some(serde_json::Value::String(mut old)) = doc.remove("password") {
-        old.zeroize();
-    }
-    doc.insert("username".into(), key_id.into());
-    doc.insert("access_key_id".into(), key_id.into());
-    doc.insert("password".into(), password.expose().into());
-    let text = crate::secret::json_secret(&doc)?;
-    if let Some(serde_json::Value::String(mut p)) = doc.remove("password") {
-        p.zeroize();
-    }
-    Some(text)
 }
 
 /// The token's stored credential, read for set/test/finish.
@@ -684,14 +670,9 @@ pub async fn test_pending(
     Ok(out)
 }
 
-/// The `password` field of a stored value.
+/// The password of a stored value, in whatever shape the codec reads.
 fn stored_password(value: &Secret) -> Option<Secret> {
-    #[derive(serde::Deserialize)]
-    struct Password {
-        password: Option<String>,
-    }
-    let p: Password = serde_json::from_str(value.expose()).ok()?;
-    p.password.filter(|p| !p.is_empty()).map(Secret::new)
+    StoredCredential::parse(value).ok().map(|c| c.password)
 }
 
 /// finishSecret: AWSCURRENT moves to the token's version, then the old key as configured.
@@ -860,19 +841,24 @@ mod tests {
     }
 
     #[test]
-    fn the_pending_value_keeps_every_field_and_replaces_the_key() {
-        let current = Secret::new(
-            r#"{"username":"AKIAOLD","password":"old-pass","host":"h","port":587,"region":"eu-west-1","iam_user_name":"u","access_key_id":"AKIAOLD","team":"mail"}"#
+    fn the_steps_read_any_shape_of_the_codec_that_names_its_user_and_region() {
+        let variables = Secret::new(
+            r#"{"SMTP_USERNAME":"AKIAOLD","SMTP_PASSWORD":"old-pass","region":"eu-west-1","iam_user_name":"u","SMTP_PORT":"2587"}"#
                 .to_string(),
         );
-        let new = pending_value(&current, "AKIANEW", &Secret::new("new-pass".into())).unwrap();
-        let v: serde_json::Value = serde_json::from_str(new.expose()).unwrap();
-        assert_eq!(v["username"], "AKIANEW");
-        assert_eq!(v["access_key_id"], "AKIANEW");
-        assert_eq!(v["password"], "new-pass");
-        assert_eq!(v["team"], "mail");
-        assert_eq!(v["port"], 587);
-        assert!(!new.expose().contains("old-pass"));
+        let v = parse_value("s", STAGE_CURRENT, &variables).unwrap();
+        assert_eq!(
+            (v.access_key_id.as_str(), v.iam_user_name.as_str()),
+            ("AKIAOLD", "u")
+        );
+        assert_eq!((v.region.as_str(), v.port), ("eu-west-1", Some(2587)));
+        assert_eq!(stored_password(&variables).unwrap().expose(), "old-pass");
+        let plain = Secret::new("AKIAIOSFODNN7EXAMPLE:old-pass".to_string());
+        let err = parse_value("s", STAGE_CURRENT, &plain).unwrap_err().to_string();
+        assert!(
+            err.contains("no iam_user_name") && !err.contains("old-pass"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -884,7 +870,7 @@ mod tests {
             "s",
             STAGE_CURRENT,
             &Secret::new(
-                r#"{"iam_user_name":"u","username":"AKIA1","region":"eu-west-1","port":"2587"}"#.into(),
+                r#"{"iam_user_name":"u","username":"AKIA1","password":"p","region":"eu-west-1","port":"2587"}"#.into(),
             ),
         )
         .unwrap();

@@ -16,6 +16,7 @@ use crate::aws::cleanup::ServiceCredential;
 use crate::aws::iam::{AccessKey, AttachedPolicy, Iam, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT};
 use crate::aws::{AwsError, ErrorKind};
+use crate::credential::StoredCredential;
 use crate::policy::{self, SEND_RAW_EMAIL};
 
 /// Everything the user holds, as read before any change.
@@ -285,7 +286,7 @@ pub async fn inspect_secret(
         .iter()
         .any(|(k, v)| k == super::deliver::TAG_IAM_USER && v == user);
     let value = secrets.get_value(name, STAGE_CURRENT).await?;
-    match recognise(value.as_ref().map(|v| &v.value), user, user_keys) {
+    match recognise(value.as_ref().map(|v| &v.value), user_keys) {
         Recognised::Owner(o) if o != user => anyhow::bail!(crate::error::UsageError(format!(
             "secret {name} holds the credential of IAM user {o}, not {user}; pass --force to schedule its \
              deletion anyway (nothing was deleted)"
@@ -301,41 +302,32 @@ pub async fn inspect_secret(
 
 /// What a secret's current value says about whose credential it is.
 enum Recognised {
-    /// sesctl's format, naming this IAM user.
+    /// A value naming this IAM user (sesctl's format).
     Owner(String),
     /// Another tool's shape (`{"username", …}`, `{"SMTP_USERNAME", …}`, `AKID:password`) holding one
     /// of the user's access key ids.
     UsersKey,
     /// Nothing that ties it to the user; the text says what it is (never the value).
-    No(&'static str),
+    No(String),
 }
 
-fn recognise(value: Option<&crate::secret::Secret>, _user: &str, user_keys: &[String]) -> Recognised {
+/// Reads the value with the credential codec ([`StoredCredential`]), in any shape it knows.
+fn recognise(value: Option<&crate::secret::Secret>, user_keys: &[String]) -> Recognised {
     let Some(value) = value else {
-        return Recognised::No("it has no string value (a binary secret, or no AWSCURRENT version)");
+        return Recognised::No(
+            "it has no string value (a binary secret, or no AWSCURRENT version)".to_string(),
+        );
     };
-    let text = value.expose();
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(doc)) => {
-            if let Some(owner) = doc.get("iam_user_name").and_then(|u| u.as_str()) {
-                return Recognised::Owner(owner.to_string());
-            }
-            let key = ["access_key_id", "username", "SMTP_USERNAME", "smtp_username"]
-                .iter()
-                .find_map(|f| doc.get(*f).and_then(|v| v.as_str()));
-            match key {
-                Some(k) if user_keys.iter().any(|u| u == k) => Recognised::UsersKey,
-                Some(_) => {
-                    Recognised::No("a JSON object whose SMTP user name is none of the user's access keys")
-                }
-                None => Recognised::No("a JSON object without an IAM user name or an SMTP user name"),
-            }
-        }
-        Ok(_) => Recognised::No("a JSON value that is not an object"),
-        Err(_) => match text.split_once(':') {
-            Some((k, _)) if user_keys.iter().any(|u| u == k) => Recognised::UsersKey,
-            _ => Recognised::No("a plain string that holds none of the user's access key ids"),
+    match StoredCredential::parse(value) {
+        Ok(c) => match c.iam_user_name {
+            Some(owner) => Recognised::Owner(owner),
+            None if user_keys.contains(&c.username) => Recognised::UsersKey,
+            None => Recognised::No(format!(
+                "{}, whose SMTP user name is none of the user's access keys",
+                c.shape
+            )),
         },
+        Err(e) => Recognised::No(format!("it is not an SMTP credential sesctl reads: {e}")),
     }
 }
 

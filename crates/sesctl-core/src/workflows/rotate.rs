@@ -23,7 +23,7 @@ use std::fmt;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
@@ -89,9 +89,10 @@ impl UserState {
     }
 }
 
-/// The non-secret fields of a credential stored in one version of a secret.
+/// The non-secret fields of a credential stored in one version of a secret (read with the codec,
+/// [`crate::credential::StoredCredential`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCredential {
+pub struct StoredVersion {
     pub version_id: String,
     pub iam_user_name: String,
     pub access_key_id: String,
@@ -102,7 +103,7 @@ pub struct StoredCredential {
 /// and did not finish. Its value is kept for the `--verify` hook.
 #[derive(Debug, Clone)]
 pub struct PendingVersion {
-    pub credential: StoredCredential,
+    pub credential: StoredVersion,
     pub value: Secret,
 }
 
@@ -114,7 +115,7 @@ pub struct SecretState {
     pub arn: String,
     /// The Secrets Manager region it was read in.
     pub region: String,
-    pub current: StoredCredential,
+    pub current: StoredVersion,
     /// The AWSCURRENT value as stored: the next version keeps its fields.
     pub current_value: Secret,
     /// The shape of the AWSCURRENT value (sesctl's, or another tool's).
@@ -123,49 +124,6 @@ pub struct SecretState {
     /// The key held by the AWSPREVIOUS version (when it is not also AWSCURRENT's): the old key of
     /// the last rotation, which has had its grace period.
     pub previous_key: Option<String>,
-}
-
-/// The fields sesctl reads back from a stored credential; the password is not among them, so parsing
-/// never copies it.
-#[derive(Deserialize)]
-struct StoredFields {
-    iam_user_name: Option<String>,
-    access_key_id: Option<String>,
-    username: Option<String>,
-    region: Option<String>,
-}
-
-/// Parses a stored credential (the secret string read back from Secrets Manager; a fuzz target in
-/// `fuzz/` feeds it arbitrary text). The error never quotes the value (it holds a password).
-pub fn parse_stored(
-    secret: &str,
-    stage: &str,
-    version_id: &str,
-    value: &Secret,
-) -> anyhow::Result<StoredCredential> {
-    let malformed = || {
-        anyhow!(
-            "secret {secret} ({stage}, version {version_id}) does not hold an SMTP credential in sesctl's \
-             format (a JSON object with iam_user_name and access_key_id); rotate only updates secrets \
-             written by `sesctl create-user --secret-name`"
-        )
-    };
-    let fields: StoredFields = serde_json::from_str(value.expose()).map_err(|_| malformed())?;
-    let iam_user_name = fields
-        .iam_user_name
-        .filter(|s| !s.is_empty())
-        .ok_or_else(malformed)?;
-    let access_key_id = fields
-        .access_key_id
-        .or(fields.username)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(malformed)?;
-    Ok(StoredCredential {
-        version_id: version_id.to_string(),
-        iam_user_name,
-        access_key_id,
-        region: fields.region.filter(|s| !s.is_empty()),
-    })
 }
 
 /// Reads a stored credential in sesctl's format or another tool's ([`crate::credential`]). A value
@@ -177,7 +135,7 @@ pub fn read_stored(
     version_id: &str,
     value: &Secret,
     user_name: &str,
-) -> anyhow::Result<(StoredCredential, crate::credential::Shape)> {
+) -> anyhow::Result<(StoredVersion, crate::credential::Shape)> {
     let c = crate::credential::StoredCredential::parse(value).map_err(|e| {
         anyhow!(
             "secret {secret} ({stage}, version {version_id}) does not hold an SMTP credential sesctl can \
@@ -185,7 +143,7 @@ pub fn read_stored(
         )
     })?;
     Ok((
-        StoredCredential {
+        StoredVersion {
             version_id: version_id.to_string(),
             iam_user_name: c.iam_user_name.unwrap_or_else(|| user_name.to_string()),
             access_key_id: c.username,
@@ -1610,8 +1568,8 @@ mod tests {
         }
     }
 
-    fn stored(version: &str, key: &str) -> StoredCredential {
-        StoredCredential {
+    fn stored(version: &str, key: &str) -> StoredVersion {
+        StoredVersion {
             version_id: version.into(),
             iam_user_name: "mailer".into(),
             access_key_id: key.into(),
@@ -1808,15 +1766,19 @@ mod tests {
             r#"{"username":"AKIAX","password":"hunter2","iam_user_name":"mailer","region":"eu-west-1"}"#
                 .into(),
         );
-        let c = parse_stored("s", STAGE_CURRENT, "v1", &v).unwrap();
+        let (c, _) = read_stored("s", STAGE_CURRENT, "v1", &v, "other").unwrap();
         assert_eq!(c.access_key_id, "AKIAX", "username stands in for access_key_id");
+        assert_eq!(
+            c.iam_user_name, "mailer",
+            "the value's user beats the one asked for"
+        );
         let bad = Secret::new(r#"{"password":"hunter2"}"#.into());
-        let err = parse_stored("s", STAGE_CURRENT, "v1", &bad)
+        let err = read_stored("s", STAGE_CURRENT, "v1", &bad, "mailer")
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         let not_json = Secret::new("hunter2 and more".into());
-        let err = parse_stored("s", STAGE_CURRENT, "v1", &not_json)
+        let err = read_stored("s", STAGE_CURRENT, "v1", &not_json, "mailer")
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::aws::iam::{Iam, KeyStatus};
 use crate::aws::ErrorKind;
+use crate::credential::StoredCredential;
 use crate::secret::Secret;
 use crate::smtp::diagnosis::KeyState;
 use crate::smtp::{LoginFailure, LoginOk, TlsMode};
@@ -18,36 +19,17 @@ use crate::smtp::{LoginFailure, LoginOk, TlsMode};
 /// How long the IAM look-up behind a diagnosis may take; a verdict without it beats a long wait.
 const KEY_CHECK_LIMIT: Duration = Duration::from_secs(20);
 
-/// An SMTP credential as `create-user` and `rotate` store it in Secrets Manager.
-pub struct StoredCredential {
-    pub username: String,
-    pub password: Secret,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub region: Option<String>,
-    pub iam_user_name: Option<String>,
-}
-
-impl StoredCredential {
-    /// Reads a stored credential in any shape [`crate::credential`] knows (sesctl's JSON, other tools'
-    /// JSON, `AKID:password`; a port may be a string). The error says what was seen, never a value.
-    pub fn parse(secret_string: &Secret, secret_name: &str) -> anyhow::Result<StoredCredential> {
-        let c = crate::credential::StoredCredential::parse(secret_string).map_err(|e| {
-            anyhow::anyhow!(
-                "secret {secret_name} does not hold an SMTP credential sesctl can read: {e}; expected \
-                 sesctl's JSON {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}, \
-                 {{\"SMTP_USERNAME\", \"SMTP_PASSWORD\"}}, or AKID:password"
-            )
-        })?;
-        Ok(StoredCredential {
-            username: c.username,
-            password: c.password,
-            host: c.host,
-            port: c.port,
-            region: c.region,
-            iam_user_name: c.iam_user_name,
-        })
-    }
+/// Reads a stored credential in any shape the codec knows ([`StoredCredential`]: sesctl's JSON, other
+/// tools' JSON, `AKID:password`; a port may be a string). The error says what was seen and what was
+/// expected, never a value.
+pub fn read_credential(secret_string: &Secret, secret_name: &str) -> anyhow::Result<StoredCredential> {
+    StoredCredential::parse(secret_string).map_err(|e| {
+        anyhow::anyhow!(
+            "secret {secret_name} does not hold an SMTP credential sesctl can read: {e}; expected \
+             sesctl's JSON {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}, \
+             {{\"SMTP_USERNAME\", \"SMTP_PASSWORD\"}}, or AKID:password"
+        )
+    })
 }
 
 /// What IAM says about access key `key_id` (iam:GetAccessKeyLastUsed, then iam:ListAccessKeys on its
