@@ -2,7 +2,7 @@
 //! MFA devices, signing certificates, SSH public keys and service-specific credentials. Used by
 //! `workflows::delete_user`; the keys, policies and groups are in `iam.rs`.
 
-use super::error::{classify, AwsError, ErrorKind};
+use super::error::{classify, found, AwsError};
 use super::iam::Iam;
 
 /// A service-specific credential (CodeCommit, Keyspaces, Bedrock): its id and service.
@@ -15,16 +15,12 @@ pub struct ServiceCredential {
 impl Iam {
     /// iam:GetLoginProfile: whether the user has a console password.
     pub async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError> {
-        match self.sdk().get_login_profile().user_name(user).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = classify("iam:GetLoginProfile", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
+        match found(
+            "iam:GetLoginProfile",
+            self.sdk().get_login_profile().user_name(user).send().await,
+        )? {
+            Some(_) => Ok(true),
+            None => Ok(false),
         }
     }
 

@@ -115,6 +115,28 @@ fn xml_message(body: &[u8]) -> Option<String> {
     Some(message.trim().to_string()).filter(|m| !m.is_empty())
 }
 
+/// The answer to a read of something that may not exist: `None` when AWS says there is no such entity
+/// (`NoSuchEntity`, `ResourceNotFoundException`), every other failure classified.
+pub(crate) fn found<T, E>(
+    action: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => {
+            let e = classify(action, e);
+            if e.is(ErrorKind::NotFound) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Classifies an SDK failure of `action`.
 pub(crate) fn classify<E>(action: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where

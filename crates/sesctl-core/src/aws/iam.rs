@@ -6,7 +6,7 @@ use aws_sdk_iam::Client;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::error::{classify, AwsError, ErrorKind};
+use super::error::{classify, found, AwsError, ErrorKind};
 use super::to_utc;
 use crate::secret::Secret;
 
@@ -95,21 +95,14 @@ impl Iam {
 
     /// iam:GetUser. `None` when the user does not exist.
     pub async fn get_user(&self, name: &str) -> Result<Option<User>, AwsError> {
-        match self.client.get_user().user_name(name).send().await {
-            Ok(out) => Ok(out.user().map(|u| User {
+        match found("iam:GetUser", self.client.get_user().user_name(name).send().await)? {
+            Some(out) => Ok(out.user().map(|u| User {
                 name: u.user_name().to_string(),
                 arn: u.arn().to_string(),
                 path: u.path().to_string(),
                 created: to_utc(u.create_date()),
             })),
-            Err(e) => {
-                let e = classify("iam:GetUser", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+            None => Ok(None),
         }
     }
 
@@ -193,23 +186,17 @@ impl Iam {
 
     /// iam:GetGroup (first page only: used to learn whether the group exists).
     pub async fn group_exists(&self, group: &str) -> Result<bool, AwsError> {
-        match self
-            .client
-            .get_group()
-            .group_name(group)
-            .max_items(1)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = classify("iam:GetGroup", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
+        match found(
+            "iam:GetGroup",
+            self.client
+                .get_group()
+                .group_name(group)
+                .max_items(1)
+                .send()
+                .await,
+        )? {
+            Some(_) => Ok(true),
+            None => Ok(false),
         }
     }
 
@@ -331,23 +318,17 @@ impl Iam {
 
     /// iam:GetGroupPolicy: the decoded document of an inline group policy, `None` if absent.
     pub async fn get_group_policy(&self, group: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        match self
-            .client
-            .get_group_policy()
-            .group_name(group)
-            .policy_name(policy)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(decode_policy_document(out.policy_document()))),
-            Err(e) => {
-                let e = classify("iam:GetGroupPolicy", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+        match found(
+            "iam:GetGroupPolicy",
+            self.client
+                .get_group_policy()
+                .group_name(group)
+                .policy_name(policy)
+                .send()
+                .await,
+        )? {
+            Some(out) => Ok(Some(decode_policy_document(out.policy_document()))),
+            None => Ok(None),
         }
     }
 
@@ -375,17 +356,14 @@ impl Iam {
     /// iam:GetPolicy then iam:GetPolicyVersion: the decoded default version's document, `None` if the
     /// policy does not exist.
     pub async fn get_policy_document(&self, arn: &str) -> Result<Option<String>, AwsError> {
-        let policy = match self.client.get_policy().policy_arn(arn).send().await {
-            Ok(out) => out.policy,
-            Err(e) => {
-                let e = classify("iam:GetPolicy", e);
-                return if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                };
-            }
+        let Some(out) = found(
+            "iam:GetPolicy",
+            self.client.get_policy().policy_arn(arn).send().await,
+        )?
+        else {
+            return Ok(None);
         };
+        let policy = out.policy;
         let Some(version) = policy.and_then(|p| p.default_version_id) else {
             return Ok(None);
         };
@@ -423,23 +401,17 @@ impl Iam {
 
     /// iam:GetUserPolicy: the decoded document, `None` if absent.
     pub async fn get_user_policy(&self, user: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        match self
-            .client
-            .get_user_policy()
-            .user_name(user)
-            .policy_name(policy)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(decode_policy_document(out.policy_document()))),
-            Err(e) => {
-                let e = classify("iam:GetUserPolicy", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+        match found(
+            "iam:GetUserPolicy",
+            self.client
+                .get_user_policy()
+                .user_name(user)
+                .policy_name(policy)
+                .send()
+                .await,
+        )? {
+            Some(out) => Ok(Some(decode_policy_document(out.policy_document()))),
+            None => Ok(None),
         }
     }
 

@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::Client;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::error::{classify, AwsError, ErrorKind};
+use super::error::{classify, found, AwsError};
 use super::to_utc;
 use crate::secret::Secret;
 
@@ -58,8 +58,11 @@ impl Secrets {
 
     /// secretsmanager:DescribeSecret. `None` when no secret of that name or ARN exists.
     pub async fn describe(&self, secret_id: &str) -> Result<Option<SecretInfo>, AwsError> {
-        match self.client.describe_secret().secret_id(secret_id).send().await {
-            Ok(out) => Ok(Some(SecretInfo {
+        match found(
+            "secretsmanager:DescribeSecret",
+            self.client.describe_secret().secret_id(secret_id).send().await,
+        )? {
+            Some(out) => Ok(Some(SecretInfo {
                 arn: out.arn().unwrap_or_default().to_string(),
                 name: out.name().unwrap_or_default().to_string(),
                 versions: out
@@ -78,14 +81,7 @@ impl Secrets {
                     .collect(),
                 deleted: out.deleted_date().map(to_utc),
             })),
-            Err(e) => {
-                let e = classify("secretsmanager:DescribeSecret", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+            None => Ok(None),
         }
     }
 
@@ -122,27 +118,21 @@ impl Secrets {
 
     /// secretsmanager:GetSecretValue for a staging label. `None` if no version has that label.
     pub async fn get_value(&self, secret_id: &str, stage: &str) -> Result<Option<SecretValue>, AwsError> {
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage(stage)
-            .send()
-            .await
-        {
-            Ok(mut out) => Ok(Some(SecretValue {
+        match found(
+            "secretsmanager:GetSecretValue",
+            self.client
+                .get_secret_value()
+                .secret_id(secret_id)
+                .version_stage(stage)
+                .send()
+                .await,
+        )? {
+            Some(mut out) => Ok(Some(SecretValue {
                 version_id: out.version_id().unwrap_or_default().to_string(),
                 stages: out.version_stages().to_vec(),
                 value: Secret::new(out.secret_string.take().unwrap_or_default()),
             })),
-            Err(e) => {
-                let e = classify("secretsmanager:GetSecretValue", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+            None => Ok(None),
         }
     }
 
@@ -154,15 +144,16 @@ impl Secrets {
         secret_id: &str,
         version_id: &str,
     ) -> Result<Option<SecretValue>, AwsError> {
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_id(version_id)
-            .send()
-            .await
-        {
-            Ok(mut out) => match out.secret_string.take() {
+        match found(
+            "secretsmanager:GetSecretValue",
+            self.client
+                .get_secret_value()
+                .secret_id(secret_id)
+                .version_id(version_id)
+                .send()
+                .await,
+        )? {
+            Some(mut out) => match out.secret_string.take() {
                 Some(value) if !value.is_empty() => Ok(Some(SecretValue {
                     version_id: out.version_id().unwrap_or_default().to_string(),
                     stages: out.version_stages().to_vec(),
@@ -174,14 +165,7 @@ impl Secrets {
                 }
                 None => Ok(None),
             },
-            Err(e) => {
-                let e = classify("secretsmanager:GetSecretValue", e);
-                if e.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+            None => Ok(None),
         }
     }
 
