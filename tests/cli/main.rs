@@ -20,6 +20,7 @@ mod hygiene;
 mod inputs;
 mod interrupt;
 mod json_pins;
+mod memory;
 mod migrate;
 mod organizations;
 mod privilege;

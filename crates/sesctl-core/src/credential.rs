@@ -76,21 +76,58 @@ fn text_field(doc: &serde_json::Map<String, serde_json::Value>, names: &[&str]) 
         .map(str::to_string)
 }
 
+/// The fields of a stored value that may hold a password.
+const PASSWORD_FIELDS: [&str; 2] = ["password", "SMTP_PASSWORD"];
+
+/// A parsed stored value whose password fields are zeroized when it is dropped: the password is
+/// moved out of it, never copied, and no other copy is freed unwiped with the document.
+struct Document(serde_json::Map<String, serde_json::Value>);
+
+impl Document {
+    /// Moves the password field `name` out (no copy), when it is a non-empty string.
+    fn take_password(&mut self, name: &str) -> Option<Secret> {
+        match self.0.remove(name) {
+            Some(serde_json::Value::String(p)) if !p.is_empty() => Some(Secret::new(p)),
+            Some(serde_json::Value::String(mut p)) => {
+                zeroize::Zeroize::zeroize(&mut p);
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Document {
+    fn drop(&mut self) {
+        for field in PASSWORD_FIELDS {
+            if let Some(serde_json::Value::String(p)) = self.0.get_mut(field) {
+                zeroize::Zeroize::zeroize(p);
+            }
+        }
+    }
+}
+
 impl StoredCredential {
     /// Reads a stored value in any of the shapes in the module doc.
     pub fn parse(value: &Secret) -> Result<StoredCredential, FormatError> {
         let text = value.expose();
-        let doc = match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(doc)) => doc,
+        let mut document = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(doc)) => Document(doc),
+            Ok(serde_json::Value::String(mut s)) => {
+                // A quoted string may be a credential too: wiped like the password fields.
+                zeroize::Zeroize::zeroize(&mut s);
+                return Err(FormatError("it is JSON but not an object".into()));
+            }
             Ok(_) => return Err(FormatError("it is JSON but not an object".into())),
             Err(_) => return Self::parse_colon(text),
         };
+        let doc = &document.0;
         let (shape, username, password) =
             if doc.contains_key("SMTP_USERNAME") || doc.contains_key("SMTP_PASSWORD") {
                 (
                     Shape::SmtpVariables,
-                    text_field(&doc, &["SMTP_USERNAME"]),
-                    text_field(&doc, &["SMTP_PASSWORD"]),
+                    text_field(doc, &["SMTP_USERNAME"]),
+                    "SMTP_PASSWORD",
                 )
             } else {
                 let shape = if doc.contains_key("iam_user_name") || doc.contains_key("access_key_id") {
@@ -98,14 +135,13 @@ impl StoredCredential {
                 } else {
                     Shape::UsernamePassword
                 };
-                (
-                    shape,
-                    text_field(&doc, &["username", "access_key_id"]),
-                    text_field(&doc, &["password"]),
-                )
+                (shape, text_field(doc, &["username", "access_key_id"]), "password")
             };
         let username = username.ok_or_else(|| FormatError(format!("{shape}, but without the user name")))?;
-        let password = password.ok_or_else(|| FormatError(format!("{shape}, but without the password")))?;
+        let password = document
+            .take_password(password)
+            .ok_or_else(|| FormatError(format!("{shape}, but without the password")))?;
+        let doc = &document.0;
         let port = match doc.get("port").or_else(|| doc.get("SMTP_PORT")) {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::Number(n)) => Some(
@@ -126,11 +162,11 @@ impl StoredCredential {
         Ok(StoredCredential {
             shape,
             username,
-            password: Secret::new(password),
-            host: text_field(&doc, &["host", "SMTP_HOST"]),
+            password,
+            host: text_field(doc, &["host", "SMTP_HOST"]),
             port,
-            region: text_field(&doc, &["region"]),
-            iam_user_name: text_field(&doc, &["iam_user_name"]),
+            region: text_field(doc, &["region"]),
+            iam_user_name: text_field(doc, &["iam_user_name"]),
         })
     }
 
