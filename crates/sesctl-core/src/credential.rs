@@ -107,6 +107,19 @@ impl Drop for Document {
     }
 }
 
+/// The IAM user a stored value names in `iam_user_name` (sesctl's JSON), whatever else it holds or
+/// lacks; `None` for any other value. Only that field is read: the password is never copied.
+pub fn named_user(value: &Secret) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        iam_user_name: Option<String>,
+    }
+    serde_json::from_str::<Named>(value.expose())
+        .ok()?
+        .iam_user_name
+        .filter(|u| !u.is_empty())
+}
+
 impl StoredCredential {
     /// Reads a stored value in any of the shapes in the module doc.
     pub fn parse(value: &Secret) -> Result<StoredCredential, FormatError> {
@@ -340,6 +353,19 @@ mod tests {
 
     fn parse(s: &str) -> Result<StoredCredential, FormatError> {
         StoredCredential::parse(&Secret::new(s.to_string()))
+    }
+
+    #[test]
+    fn the_named_user_is_read_from_any_value_that_names_one() {
+        let named = |v: &str| named_user(&Secret::new(v.to_string()));
+        assert_eq!(named(r#"{"iam_user_name":"mailer"}"#).as_deref(), Some("mailer"));
+        assert_eq!(
+            named(r#"{"iam_user_name":"mailer","password":"p","username":"AKIA1"}"#).as_deref(),
+            Some("mailer")
+        );
+        assert_eq!(named(r#"{"iam_user_name":""}"#), None);
+        assert_eq!(named(r#"{"username":"AKIA1","password":"p"}"#), None);
+        assert_eq!(named("AKIAIOSFODNN7EXAMPLE:p"), None);
     }
 
     #[test]

@@ -311,22 +311,23 @@ enum Recognised {
     No(String),
 }
 
-/// Reads the value with the credential codec ([`StoredCredential`]), in any shape it knows.
+/// Reads the value with the credential codec ([`crate::credential`]): a value naming its IAM user is
+/// that user's, whatever else it holds; another shape is the user's when it holds one of its keys.
 fn recognise(value: Option<&crate::secret::Secret>, user_keys: &[String]) -> Recognised {
     let Some(value) = value else {
         return Recognised::No(
             "it has no string value (a binary secret, or no AWSCURRENT version)".to_string(),
         );
     };
+    if let Some(owner) = crate::credential::named_user(value) {
+        return Recognised::Owner(owner);
+    }
     match StoredCredential::parse(value) {
-        Ok(c) => match c.iam_user_name {
-            Some(owner) => Recognised::Owner(owner),
-            None if user_keys.contains(&c.username) => Recognised::UsersKey,
-            None => Recognised::No(format!(
-                "{}, whose SMTP user name is none of the user's access keys",
-                c.shape
-            )),
-        },
+        Ok(c) if user_keys.contains(&c.username) => Recognised::UsersKey,
+        Ok(c) => Recognised::No(format!(
+            "{}, whose SMTP user name is none of the user's access keys",
+            c.shape
+        )),
         Err(e) => Recognised::No(format!("it is not an SMTP credential sesctl reads: {e}")),
     }
 }
