@@ -13,6 +13,10 @@
 //! why.
 //!
 //! Judging ([`findings`]) is pure: a user, the rules and "now" in, findings out.
+//!
+//! The reports built from these ([`report::AuditReport`], [`report::ListReport`]) are in [`report`].
+
+pub mod report;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;

@@ -1,8 +1,15 @@
 //! What reaches the terminal: the result on stdout (text, JSON or CSV), and logs, progress and status
 //! lines on stderr only, so `-o json` output is always one clean JSON document.
+//!
+//! The core's reports are plain data; the renderings that need more than a `Display` of their own
+//! (tables, colour, CSV) are here: [`audit`] and [`list`].
+
+pub mod audit;
+pub mod list;
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
@@ -151,9 +158,68 @@ impl Printer {
     pub fn show_progress(&self) -> bool {
         self.stderr_is_terminal && !self.quiet && self.format != OutputFormat::Json
     }
+
+    /// A progress bar on stderr when someone watches ([`Printer::show_progress`]), hidden otherwise.
+    pub fn progress_bar(&self) -> Bar {
+        if !self.show_progress() {
+            return Bar(indicatif::ProgressBar::hidden());
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Bar(bar)
+    }
 }
 
 pub use sesctl_core::text::table;
+
+/// Text lines of reports are kept to this width.
+pub const LINE_WIDTH: usize = 120;
+
+/// Shortens `s` to `max` characters, marking the cut with `…`.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Breaks `text` into lines of at most `width` characters after `indent`, at spaces where possible.
+pub fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let room = width.saturating_sub(indent.chars().count()).max(10);
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > room {
+            if !line.is_empty() {
+                out.push_str(&format!("{indent}{line}\n"));
+                line.clear();
+            }
+            let head: String = word.chars().take(room).collect();
+            out.push_str(&format!("{indent}{head}\n"));
+            word = word.chars().skip(room).collect();
+        }
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
+}
 
 /// A colour for a word that carries a verdict (a severity, OK or FAILED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +295,20 @@ mod tests {
         assert!(err.to_string().contains("AWS_DEFAULT_OUTPUT is 'xml'"), "{err}");
         let err = choose_format(None, None, Some(("ops", "JSON"))).unwrap_err();
         assert!(err.to_string().contains("profile ops"), "{err}");
+    }
+
+    #[test]
+    fn wrap_keeps_lines_short() {
+        let w = wrap(&"word ".repeat(60), "    ", 40);
+        assert!(w.lines().all(|l| l.chars().count() <= 40), "{w}");
+        let w = wrap(&"x".repeat(100), "  ", 30);
+        assert!(w.lines().all(|l| l.chars().count() <= 30), "{w}");
+    }
+
+    #[test]
+    fn clip_marks_the_cut() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcdef", 4), "abc…");
     }
 
     #[test]
