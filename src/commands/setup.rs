@@ -34,11 +34,12 @@ pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
     }
     let aws = ctx.aws().await?;
     let state = inspect(aws).await?;
+    let steps = state.steps();
     if ctx.global.dry_run {
-        ctx.printer.result(&state.plan())?;
+        ctx.printer.result(&state.render(&steps))?;
         return Ok(Outcome::Done);
     }
-    let report = setup::apply(&aws.iam(), &state).await?;
+    let report = setup::run(&aws.iam(), &state, &steps).await?;
     ctx.printer.result(&report)?;
     Ok(Outcome::Done)
 }
@@ -102,10 +103,11 @@ async fn exec_accounts(ctx: &Context, selection: &accounts::Selection) -> anyhow
     let dry_run = ctx.global.dry_run;
     let results = accounts::run_each(ctx, selection, "setup", |_id: String, aws: Aws| async move {
         let state = inspect(&aws).await?;
+        let steps = state.steps();
         if dry_run {
-            return Ok(Done::Planned(state.plan()));
+            return Ok(Done::Planned(state.render(&steps)));
         }
-        Ok(Done::Applied(setup::apply(&aws.iam(), &state).await?))
+        Ok(Done::Applied(setup::run(&aws.iam(), &state, &steps).await?))
     })
     .await?;
     let report = AccountsSetupReport {

@@ -2,21 +2,26 @@
 //!
 //! [`prepare`] makes every check that needs AWS before anything changes (the user must not exist, the
 //! secret must not exist, the sending group's policy must be sound) and reads what `setup` would do;
-//! [`Prepared::plan`] is the `--dry-run` output; [`execute`] makes the changes:
+//! from that it computes the plan once, a list of [`Step`]s. [`Prepared::plan`] renders the list for
+//! `--dry-run`; [`execute`] runs the same list, stage by stage (a stage is a step and the steps that
+//! run beside it):
 //!
 //! ```text
 //! setup (only what is missing)  ‖  iam:CreateUser
 //! iam:AddUserToGroup            ‖  iam:CreateAccessKey
 //! derive the SMTP password (local)
+//! --verify: an SMTP login with the new credential
 //! deliver: secretsmanager:CreateSecret, or the CSV file, or stdout  ‖  iam:ListAccessKeys
 //! ```
 //!
 //! The user is tagged `sesctl:create-run=<id of this run>` so that a CreateUser whose answer was lost
 //! (the call took effect; its retry sees EntityAlreadyExists, or no answer comes at all) is recognised
 //! as this run's own user and carried on with, never left behind nor mistaken for someone else's.
-//! If a step after iam:CreateUser fails, everything this run created is removed again (secret, access
-//! keys, group membership, user), unless rollback is turned off, in which case the error lists what
-//! was kept. The group and policy that `setup` ensures stay: they are shared by every SMTP user.
+//! Each change the executor made (or sent: a call whose answer was lost may have taken effect) goes
+//! into a [`Ledger`]. If a step after iam:CreateUser fails, rollback walks the ledger backwards and
+//! undoes each entry (secret, access keys, group membership, user), unless rollback is turned off, in
+//! which case the error lists what the ledger holds. The group and policy that `setup` ensures stay:
+//! they are shared by every SMTP user.
 //! Neighbours: [`super::setup`] for the group, [`super::deliver`] for the credential's shapes.
 
 use std::fmt;
@@ -90,11 +95,13 @@ fn default_name_again(taken: &str) -> String {
     format!("{base}-{suffix}")
 }
 
-/// A request whose checks passed, with the state `setup` found.
+/// A request whose checks passed, with the state `setup` found and the plan made from both.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub request: Request,
     pub setup: SetupState,
+    /// The plan, computed once by [`Prepared::new`]: what `--dry-run` prints and `execute` runs.
+    steps: Vec<Step>,
 }
 
 /// Every check that needs AWS, before any change, all at once: iam:GetUser (the user must not exist),
@@ -127,75 +134,158 @@ pub async fn prepare(aws: &Aws, request: Request) -> anyhow::Result<Prepared> {
         setup::inspect(&iam, &caller).await
     };
     let ((), (), setup) = tokio::try_join!(user_absent, secret_absent, setup_state)?;
-    Ok(Prepared { request, setup })
+    Ok(Prepared::new(request, setup))
+}
+
+/// One step of `create-user`, in the order the plan lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Make the sending group ready: what `setup` lacks (its own steps, run by its executor; none
+    /// when the group is ready), beside iam:CreateUser.
+    Setup(Vec<setup::Step>),
+    /// iam:CreateUser, tagged with the operator's tags and this run's [`TAG_CREATE_RUN`].
+    CreateUser,
+    /// iam:AddUserToGroup, beside iam:CreateAccessKey.
+    AddToGroup,
+    /// iam:CreateAccessKey.
+    CreateAccessKey,
+    /// The SMTP password, derived locally from the new key.
+    DerivePassword,
+    /// `--verify`: an SMTP login with the new credential, before it is handed over.
+    VerifyLogin,
+    /// The credential to its sink: secretsmanager:CreateSecret, the CSV file or stdout.
+    Deliver,
+    /// iam:ListAccessKeys beside the delivery, then the deletion of any key a retried
+    /// iam:CreateAccessKey left (its secret was never received).
+    DeleteStrayKeys,
+}
+
+impl Step {
+    /// The step starts together with the one before it (the two do not depend on each other).
+    fn beside_previous(&self) -> bool {
+        matches!(
+            self,
+            Step::CreateUser | Step::CreateAccessKey | Step::DeleteStrayKeys
+        )
+    }
+}
+
+/// The plan's steps grouped into stages: a step and those that run beside it.
+fn stages(steps: &[Step]) -> Vec<&[Step]> {
+    let mut stages = Vec::new();
+    let mut rest = steps;
+    while !rest.is_empty() {
+        let together = 1 + rest[1..].iter().take_while(|s| s.beside_previous()).count();
+        let (stage, after) = rest.split_at(together);
+        stages.push(stage);
+        rest = after;
+    }
+    stages
 }
 
 impl Prepared {
-    /// The calls `execute` would make, with their targets (never a secret).
+    /// The request with its plan: the decisions, made once from the request and the inspected state.
+    pub fn new(request: Request, setup: SetupState) -> Self {
+        let mut steps = vec![
+            Step::Setup(setup.steps()),
+            Step::CreateUser,
+            Step::AddToGroup,
+            Step::CreateAccessKey,
+            Step::DerivePassword,
+        ];
+        if request.verify.is_some() {
+            steps.push(Step::VerifyLogin);
+        }
+        steps.extend([Step::Deliver, Step::DeleteStrayKeys]);
+        Prepared {
+            request,
+            setup,
+            steps,
+        }
+    }
+
+    /// The plan's steps, in the order `execute` runs them.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The plan as `--dry-run` prints it: each step's call with its target (never a secret), and notes
+    /// for what is not an AWS call.
     pub fn plan(&self) -> Plan {
         let r = &self.request;
         let mut plan = Plan::new("create-user");
-        let setup = self.setup.plan();
-        plan.calls.extend(setup.calls);
-        plan.notes.extend(setup.notes);
-        let mut user = format!("user {}", r.user_name);
-        if let Some(p) = &r.path {
-            user.push_str(&format!(" (path {p})"));
-        }
-        if !r.tags.is_empty() {
-            let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            user.push_str(&format!(" tagged {}", tags.join(", ")));
-        }
-        plan.call("iam:CreateUser", user);
-        plan.note(format!(
-            "the user is also tagged {TAG_CREATE_RUN}=<an id of this run>, to recognise it if \
-             iam:CreateUser's answer is lost"
-        ));
-        plan.call(
-            "iam:AddUserToGroup",
-            format!("user {} to group {GROUP}", r.user_name),
-        );
-        plan.call("iam:CreateAccessKey", format!("for user {}", r.user_name));
-        plan.note(format!(
-            "the SMTP password is derived locally for {} ({}:{})",
-            r.region,
-            crate::regions::smtp_host(&r.region),
-            crate::regions::DEFAULT_PORT
-        ));
-        if let Some((endpoint, deadline)) = &r.verify {
-            plan.note(format!(
-                "--verify: SMTP login at {}:{} ({}) before delivery, retried for up to {} s while the key \
-                 propagates; no mail is sent",
-                endpoint.host,
-                endpoint.port,
-                endpoint.tls,
-                deadline.as_secs()
-            ));
-        }
-        match &r.sink {
-            Sink::SecretsManager { .. } => plan.call(
-                "secretsmanager:CreateSecret",
-                format!(
-                    "{} tagged {}={}, {}={}",
-                    r.sink.describe(r.secret_region()),
-                    deliver::TAG_IAM_USER,
-                    r.user_name,
-                    deliver::TAG_REGION,
-                    r.region
+        for step in &self.steps {
+            match step {
+                Step::Setup(steps) => {
+                    plan.calls.extend(steps.iter().map(setup::Step::call));
+                    plan.notes.extend(self.setup.notes(steps));
+                }
+                Step::CreateUser => {
+                    let mut user = format!("user {}", r.user_name);
+                    if let Some(p) = &r.path {
+                        user.push_str(&format!(" (path {p})"));
+                    }
+                    if !r.tags.is_empty() {
+                        let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        user.push_str(&format!(" tagged {}", tags.join(", ")));
+                    }
+                    plan.call("iam:CreateUser", user);
+                    plan.note(format!(
+                        "the user is also tagged {TAG_CREATE_RUN}=<an id of this run>, to recognise it if \
+                         iam:CreateUser's answer is lost"
+                    ));
+                }
+                Step::AddToGroup => plan.call(
+                    "iam:AddUserToGroup",
+                    format!("user {} to group {GROUP}", r.user_name),
                 ),
-            ),
-            other => plan.note(format!(
-                "the credential is written to {}",
-                other.describe(r.secret_region())
-            )),
+                Step::CreateAccessKey => {
+                    plan.call("iam:CreateAccessKey", format!("for user {}", r.user_name))
+                }
+                Step::DerivePassword => plan.note(format!(
+                    "the SMTP password is derived locally for {} ({}:{})",
+                    r.region,
+                    crate::regions::smtp_host(&r.region),
+                    crate::regions::DEFAULT_PORT
+                )),
+                Step::VerifyLogin => {
+                    if let Some((endpoint, deadline)) = &r.verify {
+                        plan.note(format!(
+                            "--verify: SMTP login at {}:{} ({}) before delivery, retried for up to {} s while \
+                             the key propagates; no mail is sent",
+                            endpoint.host,
+                            endpoint.port,
+                            endpoint.tls,
+                            deadline.as_secs()
+                        ));
+                    }
+                }
+                Step::Deliver => match &r.sink {
+                    Sink::SecretsManager { .. } => plan.call(
+                        "secretsmanager:CreateSecret",
+                        format!(
+                            "{} tagged {}={}, {}={}",
+                            r.sink.describe(r.secret_region()),
+                            deliver::TAG_IAM_USER,
+                            r.user_name,
+                            deliver::TAG_REGION,
+                            r.region
+                        ),
+                    ),
+                    other => plan.note(format!(
+                        "the credential is written to {}",
+                        other.describe(r.secret_region())
+                    )),
+                },
+                Step::DeleteStrayKeys => plan.call(
+                    "iam:ListAccessKeys",
+                    format!(
+                        "for user {} (a key whose secret was lost is deleted)",
+                        r.user_name
+                    ),
+                ),
+            }
         }
-        plan.call(
-            "iam:ListAccessKeys",
-            format!(
-                "for user {} (a key whose secret was lost is deleted)",
-                r.user_name
-            ),
-        );
         if !r.rollback {
             plan.note("--no-rollback: if a step fails, what was created is kept and listed");
         }
@@ -333,263 +423,558 @@ impl fmt::Display for CreateUserFailed {
 
 impl std::error::Error for CreateUserFailed {}
 
-/// What this run has created so far (what rollback walks back).
-#[derive(Debug, Default)]
-struct Created {
-    user: bool,
-    /// iam:AddUserToGroup was sent (it may have taken effect even if its answer was lost).
-    membership_sent: bool,
-    membership: bool,
-    /// The key whose secret this run holds.
-    key: Option<String>,
-    /// secretsmanager:CreateSecret was sent: `Some(arn)` once it answered.
-    secret_sent: bool,
-    secret_arn: Option<String>,
+/// A change this run made, or sent (a call whose answer was lost may still have taken effect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Done {
+    /// iam:CreateUser: the user is this run's.
+    User,
+    /// iam:AddUserToGroup was sent; `confirmed` once it answered.
+    Membership { confirmed: bool },
+    /// iam:CreateAccessKey was sent: the key whose secret this run holds, once it answered.
+    AccessKey(Option<String>),
+    /// secretsmanager:CreateSecret was sent: the secret's ARN, once it answered.
+    Secret(Option<String>),
     /// The credential reached its sink.
-    delivered: bool,
+    Delivered,
 }
 
-/// Carries out a prepared request.
+/// What this run did, in the order it did it: what rollback walks back.
+#[derive(Debug, Default)]
+struct Ledger(Vec<Done>);
+
+impl Ledger {
+    fn record(&mut self, done: Done) {
+        self.0.push(done);
+    }
+
+    /// The key whose secret this run holds.
+    fn key(&self) -> Option<&str> {
+        self.0.iter().find_map(|d| match d {
+            Done::AccessKey(id) => id.as_deref(),
+            _ => None,
+        })
+    }
+}
+
+/// Why a stage stopped the run.
+enum Stop {
+    /// The step failed; what the ledger holds is rolled back (or kept).
+    Failed { step: String, cause: String },
+    /// iam:CreateUser failed and reading the user back failed too.
+    Unknown {
+        step: String,
+        cause: String,
+        check: String,
+    },
+}
+
+impl Stop {
+    fn failed(step: impl Into<String>, cause: impl Into<String>) -> Self {
+        Stop::Failed {
+            step: step.into(),
+            cause: cause.into(),
+        }
+    }
+}
+
+/// Carries out a prepared request: runs its plan ([`Prepared::steps`]) stage by stage, recording each
+/// change in the ledger; when a stage fails, walks the ledger back (or keeps what it holds with
+/// `--no-rollback`).
 pub async fn execute(
     aws: &Aws,
     prepared: Prepared,
     out: &mut (dyn std::io::Write + Send),
 ) -> Result<CreateUserReport, CreateUserFailed> {
     let Prepared {
-        mut request,
+        request,
         setup: state,
+        steps,
     } = prepared;
-    let iam = aws.iam();
-    let secrets = aws.secrets(request.secret_region());
-    let mut created = Created::default();
-
-    if let Err(i) = crate::interrupt::check() {
-        return Err(fail(&iam, &secrets, &request, created, "iam:CreateUser", i.to_string()).await);
-    }
-    let run_token = uuid::Uuid::new_v4().to_string();
-    let mut tags = request.tags.clone();
-    tags.push((TAG_CREATE_RUN.to_string(), run_token.clone()));
-    let mut warnings = Vec::new();
-    let (setup_done, mut user) = tokio::join!(
-        setup::apply(&iam, &state),
-        iam.create_user(&request.user_name, request.path.as_deref(), &tags)
-    );
-    // A default name that another run took in the same second: a fresh one, a few times.
-    for _ in 0..3 {
-        match &user {
-            Err(e) if request.default_name && e.is(ErrorKind::AlreadyExists) => {
-                if matches!(
-                    created_by_this_run(&iam, &request.user_name, &run_token).await,
-                    Ok(Some(_))
-                ) {
-                    break;
-                }
-                let taken = std::mem::take(&mut request.user_name);
-                request.user_name = default_name_again(&taken);
-                warnings.push(format!(
-                    "the default name {taken} was taken by another run in the same second; this user is \
-                     named {}",
-                    request.user_name
-                ));
-                user = iam
-                    .create_user(&request.user_name, request.path.as_deref(), &tags)
-                    .await;
-            }
-            _ => break,
+    let mut run = Run {
+        iam: aws.iam(),
+        secrets: aws.secrets(request.secret_region()),
+        request,
+        state,
+        run_token: uuid::Uuid::new_v4().to_string(),
+        ledger: Ledger::default(),
+        warnings: Vec::new(),
+        user: None,
+        setup: None,
+        key: None,
+        key_timed_out: false,
+        credential: None,
+        verified: None,
+        delivered: None,
+    };
+    for stage in stages(&steps) {
+        if let Err(stop) = run.stage(stage, out).await {
+            return Err(run.stop(stop).await);
         }
     }
-    let name = request.user_name.as_str();
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => match created_by_this_run(&iam, name, &run_token).await {
-            // The call took effect and its answer was lost: the user is this run's, so go on.
-            Ok(Some(u)) => {
-                warnings.push(format!(
-                    "iam:CreateUser reported a failure ({e}) but had taken effect: user {name} carries this \
-                     run's {TAG_CREATE_RUN} tag, so the run went on with it"
-                ));
-                u
-            }
-            Ok(None) => return Err(fail(&iam, &secrets, &request, created, e.action, e.to_string()).await),
-            Err(check) => {
-                return Err(CreateUserFailed {
-                    user_name: request.user_name.clone(),
-                    step: e.action.to_string(),
-                    cause: e.to_string(),
-                    aftermath: Aftermath::Unknown(check.to_string()),
-                })
-            }
-        },
-    };
-    created.user = true;
-    tracing::debug!("created IAM user {}", user.arn);
-    let setup_report = match setup_done {
-        Ok(r) => r,
-        Err(e) => {
-            let step = e.downcast_ref::<AwsError>().map(|a| a.action).unwrap_or("setup");
-            return Err(fail(&iam, &secrets, &request, created, step, format!("{e:#}")).await);
-        }
-    };
-
-    if let Err(i) = crate::interrupt::check() {
-        let step = "adding the user to the group and creating its access key".to_string();
-        return Err(fail_owned(&iam, &secrets, &request, created, step, i.to_string()).await);
-    }
-    created.membership_sent = true;
-    let (membership, (key, key_timed_out, key_notes)) = tokio::join!(
-        while_propagating(|| iam.add_user_to_group(GROUP, name)),
-        new_users_key(&iam, name)
-    );
-    warnings.extend(key_notes);
-    created.membership = membership.is_ok();
-    if let Ok(k) = &key {
-        created.key = Some(k.id.clone());
-    }
-    let key = match (membership, key) {
-        (Ok(()), Ok(key)) => key,
-        (Err(e), _) | (_, Err(e)) => {
-            return Err(fail(&iam, &secrets, &request, created, e.action, e.to_string()).await)
-        }
-    };
-
-    let credential = SmtpCredential::derive(name, &key.id, &key.secret, &request.region);
-    drop(key);
-
-    // --verify: before delivery, so a credential that cannot log in is never handed over; a failure
-    // rolls back like any other step.
-    let verified = match &request.verify {
-        Some((endpoint, deadline)) => {
-            match crate::smtp::verify_new_credential(
-                &credential.access_key_id,
-                &credential.smtp_password,
-                endpoint,
-                *deadline,
-            )
-            .await
-            {
-                Ok(ok) => Some(ok),
-                Err(e) => {
-                    let step = "the SMTP login (--verify)".to_string();
-                    return Err(fail_owned(&iam, &secrets, &request, created, step, format!("{e:#}")).await);
-                }
-            }
-        }
-        None => None,
-    };
-
-    if let Err(i) = crate::interrupt::check() {
-        let step = format!(
-            "delivering the credential to {}",
-            request.sink.describe(request.secret_region())
-        );
-        return Err(fail_owned(&iam, &secrets, &request, created, step, i.to_string()).await);
-    }
-    let request_token = uuid::Uuid::new_v4().to_string();
-    let deliver = async {
-        match &request.sink {
-            Sink::SecretsManager {
-                name: secret,
-                kms_key_id,
-            } => deliver::store_secret(
-                &secrets,
-                secret,
-                kms_key_id.as_deref(),
-                &credential,
-                &deliver::SecretExtras {
-                    tags: request.tags.iter().chain(&request.secret_tags).cloned().collect(),
-                    description: request.secret_description.clone(),
-                },
-                &request_token,
-            )
-            .await
-            .map(|arn| Delivered::SecretsManager {
-                secret_name: secret.clone(),
-                secret_arn: arn,
-            })
-            .map_err(|e| (e.action.to_string(), e.to_string())),
-            Sink::CsvFile { path, force } => {
-                deliver::write_csv_file(path, *force, &credential, request.format)
-                    .map(|()| Delivered::CsvFile { path: path.clone() })
-                    .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}")))
-            }
-            sink => deliver::write_to(out, sink, &credential, request.format)
-                .map(|()| Delivered::Stdout)
-                .map_err(|e| ("writing the credential to stdout".to_string(), e.to_string())),
-        }
-    };
-    created.secret_sent = matches!(request.sink, Sink::SecretsManager { .. });
-    let (delivered, keys) = tokio::join!(deliver, iam.list_access_keys(name));
-    let delivered = match delivered {
-        Ok(d) => {
-            created.delivered = true;
-            if let Delivered::SecretsManager { secret_arn, .. } = &d {
-                created.secret_arn = Some(secret_arn.clone());
-            }
-            d
-        }
-        Err((step, cause)) => {
-            return Err(fail_owned(&iam, &secrets, &request, created, step, cause).await);
-        }
-    };
-
-    // An attempt of iam:CreateAccessKey that timed out may still reach IAM after this run listed the
-    // keys: give it the attempt timeout to land, then list again.
-    let keys = match (key_timed_out, iam.attempt_timeout()) {
-        (true, Some(wait)) => {
-            tokio::time::sleep(wait).await;
-            iam.list_access_keys(name).await
-        }
-        _ => keys,
-    };
-    if key_timed_out {
-        warnings.push(
-            "an iam:CreateAccessKey attempt timed out: a key it creates after this run ends would have a \
-             secret nobody holds; `sesctl audit` reports a second key on this user if that happens"
-                .to_string(),
-        );
-    }
-    // A retried iam:CreateAccessKey whose first answer was lost leaves a second key whose secret
-    // nobody holds. The user is brand new, so every key but the delivered one is such a key.
-    match keys {
-        Ok(keys) => {
-            for k in keys.iter().filter(|k| k.id != credential.access_key_id) {
-                match iam.delete_access_key(name, &k.id).await {
-                    Ok(()) => warnings.push(format!(
-                        "deleted access key {}: a retried iam:CreateAccessKey created it and its secret was \
-                         never received",
-                        k.id
-                    )),
-                    Err(e) => warnings.push(format!(
-                        "access key {} has a secret nobody holds (a retried iam:CreateAccessKey created \
-                         it) and could not be deleted ({e}); delete it by hand",
-                        k.id
-                    )),
-                }
-            }
-        }
-        Err(e) => warnings.push(format!(
-            "could not list the user's access keys to check for a key left by a retried call ({e})"
-        )),
-    }
-
-    Ok(CreateUserReport {
-        user_name: user.name,
-        user_arn: user.arn,
-        group: GROUP.to_string(),
-        smtp_username: credential.access_key_id.clone(),
-        access_key_id: credential.access_key_id.clone(),
-        region: credential.region.clone(),
-        smtp_host: credential.smtp_host.clone(),
-        smtp_port: credential.smtp_port,
-        delivered,
-        setup: setup_report,
-        verified,
-        warnings,
-    })
+    Ok(run.report())
 }
 
-/// After a failed iam:CreateUser: the user, if it exists and carries this run's tag (iam:GetUser,
-/// iam:ListUserTags). `None` when there is no such user or it is someone else's.
+/// The executor's state: the request, the ledger, and what earlier steps produced for later ones.
+struct Run {
+    iam: Iam,
+    secrets: Secrets,
+    request: Request,
+    state: SetupState,
+    /// The value of this run's [`TAG_CREATE_RUN`] tag.
+    run_token: String,
+    ledger: Ledger,
+    warnings: Vec<String>,
+    user: Option<User>,
+    setup: Option<SetupReport>,
+    key: Option<crate::aws::iam::NewAccessKey>,
+    /// An iam:CreateAccessKey attempt timed out: its key may still land later.
+    key_timed_out: bool,
+    credential: Option<SmtpCredential>,
+    verified: Option<crate::smtp::LoginOk>,
+    delivered: Option<Delivered>,
+}
+
+impl Run {
+    async fn stage(&mut self, stage: &[Step], out: &mut (dyn std::io::Write + Send)) -> Result<(), Stop> {
+        match stage {
+            [Step::Setup(setup), Step::CreateUser] => self.create_user(setup).await,
+            [Step::AddToGroup, Step::CreateAccessKey] => self.add_to_group_and_create_key().await,
+            [Step::DerivePassword] => {
+                self.derive_password();
+                Ok(())
+            }
+            [Step::VerifyLogin] => self.verify_login().await,
+            [Step::Deliver, Step::DeleteStrayKeys] => self.deliver_and_delete_stray_keys(out).await,
+            other => unreachable!("create-user's plan has no stage {other:?}"),
+        }
+    }
+
+    /// `setup`'s steps ‖ iam:CreateUser.
+    async fn create_user(&mut self, setup_steps: &[setup::Step]) -> Result<(), Stop> {
+        crate::interrupt::check().map_err(|i| Stop::failed("iam:CreateUser", i.to_string()))?;
+        let iam = &self.iam;
+        let mut tags = self.request.tags.clone();
+        tags.push((TAG_CREATE_RUN.to_string(), self.run_token.clone()));
+        let (setup_done, mut user) = tokio::join!(
+            setup::run(iam, &self.state, setup_steps),
+            iam.create_user(&self.request.user_name, self.request.path.as_deref(), &tags)
+        );
+        // A default name that another run took in the same second: a fresh one, a few times.
+        for _ in 0..3 {
+            match &user {
+                Err(e) if self.request.default_name && e.is(ErrorKind::AlreadyExists) => {
+                    if matches!(
+                        created_by_this_run(iam, &self.request.user_name, &self.run_token).await,
+                        Ok(Some(_))
+                    ) {
+                        break;
+                    }
+                    let taken = std::mem::take(&mut self.request.user_name);
+                    self.request.user_name = default_name_again(&taken);
+                    self.warnings.push(format!(
+                        "the default name {taken} was taken by another run in the same second; this user is \
+                         named {}",
+                        self.request.user_name
+                    ));
+                    user = iam
+                        .create_user(&self.request.user_name, self.request.path.as_deref(), &tags)
+                        .await;
+                }
+                _ => break,
+            }
+        }
+        let name = self.request.user_name.as_str();
+        let user = match user {
+            Ok(u) => u,
+            Err(e) => match created_by_this_run(iam, name, &self.run_token).await {
+                // The call took effect and its answer was lost: the user is this run's, so go on.
+                Ok(Some(u)) => {
+                    self.warnings.push(format!(
+                        "iam:CreateUser reported a failure ({e}) but had taken effect: user {name} carries \
+                         this run's {TAG_CREATE_RUN} tag, so the run went on with it"
+                    ));
+                    u
+                }
+                Ok(None) => return Err(Stop::failed(e.action, e.to_string())),
+                Err(check) => {
+                    return Err(Stop::Unknown {
+                        step: e.action.to_string(),
+                        cause: e.to_string(),
+                        check: check.to_string(),
+                    })
+                }
+            },
+        };
+        self.ledger.record(Done::User);
+        tracing::debug!("created IAM user {}", user.arn);
+        self.user = Some(user);
+        match setup_done {
+            Ok(report) => {
+                self.setup = Some(report);
+                Ok(())
+            }
+            Err(e) => {
+                let step = e.downcast_ref::<AwsError>().map(|a| a.action).unwrap_or("setup");
+                Err(Stop::failed(step, format!("{e:#}")))
+            }
+        }
+    }
+
+    /// iam:AddUserToGroup ‖ iam:CreateAccessKey.
+    async fn add_to_group_and_create_key(&mut self) -> Result<(), Stop> {
+        crate::interrupt::check().map_err(|i| {
+            Stop::failed(
+                "adding the user to the group and creating its access key",
+                i.to_string(),
+            )
+        })?;
+        let (iam, name) = (&self.iam, self.request.user_name.as_str());
+        let (membership, (key, key_timed_out, key_notes)) = tokio::join!(
+            while_propagating(|| iam.add_user_to_group(GROUP, name)),
+            new_users_key(iam, name)
+        );
+        self.warnings.extend(key_notes);
+        self.key_timed_out = key_timed_out;
+        self.ledger.record(Done::Membership {
+            confirmed: membership.is_ok(),
+        });
+        self.ledger
+            .record(Done::AccessKey(key.as_ref().ok().map(|k| k.id.clone())));
+        match (membership, key) {
+            (Ok(()), Ok(key)) => {
+                self.key = Some(key);
+                Ok(())
+            }
+            (Err(e), _) | (_, Err(e)) => Err(Stop::failed(e.action, e.to_string())),
+        }
+    }
+
+    /// The SMTP password from the new key; the key's secret is dropped once derived.
+    fn derive_password(&mut self) {
+        let key = self.key.take().expect("the plan creates the key before deriving");
+        self.credential = Some(SmtpCredential::derive(
+            &self.request.user_name,
+            &key.id,
+            &key.secret,
+            &self.request.region,
+        ));
+    }
+
+    /// `--verify`: before delivery, so a credential that cannot log in is never handed over; a failure
+    /// rolls back like any other step.
+    async fn verify_login(&mut self) -> Result<(), Stop> {
+        let (Some((endpoint, deadline)), Some(credential)) = (&self.request.verify, &self.credential) else {
+            return Ok(());
+        };
+        let ok = crate::smtp::verify_new_credential(
+            &credential.access_key_id,
+            &credential.smtp_password,
+            endpoint,
+            *deadline,
+        )
+        .await
+        .map_err(|e| Stop::failed("the SMTP login (--verify)", format!("{e:#}")))?;
+        self.verified = Some(ok);
+        Ok(())
+    }
+
+    /// The delivery ‖ iam:ListAccessKeys; then any key but the delivered one is deleted.
+    async fn deliver_and_delete_stray_keys(
+        &mut self,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<(), Stop> {
+        let request = &self.request;
+        crate::interrupt::check().map_err(|i| {
+            Stop::failed(
+                format!(
+                    "delivering the credential to {}",
+                    request.sink.describe(request.secret_region())
+                ),
+                i.to_string(),
+            )
+        })?;
+        let credential = self
+            .credential
+            .as_ref()
+            .expect("the plan derives before delivering");
+        let (iam, name) = (&self.iam, request.user_name.as_str());
+        let request_token = uuid::Uuid::new_v4().to_string();
+        let deliver = async {
+            match &request.sink {
+                Sink::SecretsManager {
+                    name: secret,
+                    kms_key_id,
+                } => deliver::store_secret(
+                    &self.secrets,
+                    secret,
+                    kms_key_id.as_deref(),
+                    credential,
+                    &deliver::SecretExtras {
+                        tags: request.tags.iter().chain(&request.secret_tags).cloned().collect(),
+                        description: request.secret_description.clone(),
+                    },
+                    &request_token,
+                )
+                .await
+                .map(|arn| Delivered::SecretsManager {
+                    secret_name: secret.clone(),
+                    secret_arn: arn,
+                })
+                .map_err(|e| (e.action.to_string(), e.to_string())),
+                Sink::CsvFile { path, force } => {
+                    deliver::write_csv_file(path, *force, credential, request.format)
+                        .map(|()| Delivered::CsvFile { path: path.clone() })
+                        .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}")))
+                }
+                sink => deliver::write_to(out, sink, credential, request.format)
+                    .map(|()| Delivered::Stdout)
+                    .map_err(|e| ("writing the credential to stdout".to_string(), e.to_string())),
+            }
+        };
+        let (delivered, keys) = tokio::join!(deliver, iam.list_access_keys(name));
+        if matches!(request.sink, Sink::SecretsManager { .. }) {
+            let arn = match &delivered {
+                Ok(Delivered::SecretsManager { secret_arn, .. }) => Some(secret_arn.clone()),
+                _ => None,
+            };
+            self.ledger.record(Done::Secret(arn));
+        }
+        let delivered = delivered.map_err(|(step, cause)| Stop::failed(step, cause))?;
+        self.ledger.record(Done::Delivered);
+        self.delivered = Some(delivered);
+
+        // An attempt of iam:CreateAccessKey that timed out may still reach IAM after this run listed
+        // the keys: give it the attempt timeout to land, then list again.
+        let keys = match (self.key_timed_out, iam.attempt_timeout()) {
+            (true, Some(wait)) => {
+                tokio::time::sleep(wait).await;
+                iam.list_access_keys(name).await
+            }
+            _ => keys,
+        };
+        if self.key_timed_out {
+            self.warnings.push(
+                "an iam:CreateAccessKey attempt timed out: a key it creates after this run ends would have \
+                 a secret nobody holds; `sesctl audit` reports a second key on this user if that happens"
+                    .to_string(),
+            );
+        }
+        // A retried iam:CreateAccessKey whose first answer was lost leaves a second key whose secret
+        // nobody holds. The user is brand new, so every key but the delivered one is such a key.
+        match keys {
+            Ok(keys) => {
+                for k in keys.iter().filter(|k| k.id != credential.access_key_id) {
+                    match iam.delete_access_key(name, &k.id).await {
+                        Ok(()) => self.warnings.push(format!(
+                            "deleted access key {}: a retried iam:CreateAccessKey created it and its secret \
+                             was never received",
+                            k.id
+                        )),
+                        Err(e) => self.warnings.push(format!(
+                            "access key {} has a secret nobody holds (a retried iam:CreateAccessKey created \
+                             it) and could not be deleted ({e}); delete it by hand",
+                            k.id
+                        )),
+                    }
+                }
+            }
+            Err(e) => self.warnings.push(format!(
+                "could not list the user's access keys to check for a key left by a retried call ({e})"
+            )),
+        }
+        Ok(())
+    }
+
+    /// The report of a run whose every step was done.
+    fn report(self) -> CreateUserReport {
+        let (Some(user), Some(setup), Some(credential), Some(delivered)) =
+            (self.user, self.setup, self.credential, self.delivered)
+        else {
+            unreachable!("create-user's plan creates the user and delivers the credential");
+        };
+        CreateUserReport {
+            user_name: user.name,
+            user_arn: user.arn,
+            group: GROUP.to_string(),
+            smtp_username: credential.access_key_id.clone(),
+            access_key_id: credential.access_key_id.clone(),
+            region: credential.region.clone(),
+            smtp_host: credential.smtp_host.clone(),
+            smtp_port: credential.smtp_port,
+            delivered,
+            setup,
+            verified: self.verified,
+            warnings: self.warnings,
+        }
+    }
+
+    /// Builds the error for a stopped run, walking the ledger back first unless told not to.
+    async fn stop(&self, stop: Stop) -> CreateUserFailed {
+        let (step, cause, aftermath) = match stop {
+            Stop::Unknown { step, cause, check } => (step, cause, Aftermath::Unknown(check)),
+            Stop::Failed { step, cause } => {
+                tracing::debug!("{step} failed; created so far: {:?}", self.ledger);
+                let aftermath = if self.ledger.0.is_empty() {
+                    Aftermath::NothingCreated
+                } else if self.request.rollback {
+                    self.roll_back().await
+                } else {
+                    self.keep().await
+                };
+                (step, cause, aftermath)
+            }
+        };
+        CreateUserFailed {
+            user_name: self.request.user_name.clone(),
+            step,
+            cause,
+            aftermath,
+        }
+    }
+
+    /// Walks the ledger backwards, undoing each entry; IAM's order follows (secret, access keys, group
+    /// membership, user). Every key of the user goes (the user is this run's, so all its keys are too,
+    /// including one a retried call may have made), and before the user even when no key step ran.
+    async fn roll_back(&self) -> Aftermath {
+        let name = self.request.user_name.as_str();
+        let mut removed = Vec::new();
+        let mut left = Vec::new();
+        let mut keys_undone = false;
+        for done in self.ledger.0.iter().rev() {
+            match done {
+                // Stdout and the CSV file cannot be taken back; a secret is its own entry.
+                Done::Delivered => {}
+                Done::Secret(arn) => {
+                    if let Some(arn) = self.our_secret(arn.as_deref()).await {
+                        match self.secrets.delete(&arn, None).await {
+                            Ok(()) => removed.push(format!("deleted secret {arn}")),
+                            Err(e) if e.is(ErrorKind::NotFound) => {}
+                            Err(e) => left.push((format!("secret {arn}"), e.to_string())),
+                        }
+                    }
+                }
+                Done::AccessKey(_) => {
+                    self.delete_keys(&mut removed, &mut left).await;
+                    keys_undone = true;
+                }
+                Done::Membership { .. } => match self.iam.remove_user_from_group(GROUP, name).await {
+                    Ok(()) => removed.push(format!("removed {name} from group {GROUP}")),
+                    Err(e) if e.is(ErrorKind::NotFound) => {}
+                    Err(e) => left.push((format!("membership of {name} in group {GROUP}"), e.to_string())),
+                },
+                Done::User => {
+                    if !keys_undone {
+                        self.delete_keys(&mut removed, &mut left).await;
+                    }
+                    match self.iam.delete_user(name).await {
+                        Ok(()) => removed.push(format!("deleted user {name}")),
+                        Err(e) if e.is(ErrorKind::NotFound) => {}
+                        Err(e) => left.push((format!("user {name}"), e.to_string())),
+                    }
+                }
+            }
+        }
+        if left.is_empty() {
+            Aftermath::RolledBack(removed)
+        } else {
+            Aftermath::RollbackIncomplete { removed, left }
+        }
+    }
+
+    /// Deletes every key of the user (the ledger's key if they cannot be listed).
+    async fn delete_keys(&self, removed: &mut Vec<String>, left: &mut Vec<(String, String)>) {
+        let name = self.request.user_name.as_str();
+        for id in self.key_ids().await {
+            match self.iam.delete_access_key(name, &id).await {
+                Ok(()) => removed.push(format!("deleted access key {id}")),
+                Err(e) if e.is(ErrorKind::NotFound) => {}
+                Err(e) => left.push((format!("access key {id}"), e.to_string())),
+            }
+        }
+    }
+
+    /// The user's keys (iam:ListAccessKeys), or the ledger's key if they cannot be listed.
+    async fn key_ids(&self) -> Vec<String> {
+        match self.iam.list_access_keys(&self.request.user_name).await {
+            Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
+            Err(_) => self.ledger.key().map(str::to_string).into_iter().collect(),
+        }
+    }
+
+    /// `--no-rollback`: what the ledger holds, in its order, naming a key whose secret never reached
+    /// its sink. The user's keys are listed whether or not a key step ran.
+    async fn keep(&self) -> Aftermath {
+        let name = self.request.user_name.as_str();
+        let delivered = self.ledger.0.contains(&Done::Delivered);
+        let mut kept = Vec::new();
+        let mut keys_listed = false;
+        for done in &self.ledger.0 {
+            match done {
+                Done::User => kept.push(format!("user {name}")),
+                Done::Membership { confirmed } => {
+                    if *confirmed {
+                        kept.push(format!("membership in group {GROUP}"));
+                    }
+                }
+                Done::AccessKey(_) => {
+                    kept.extend(self.kept_keys(delivered).await);
+                    keys_listed = true;
+                }
+                Done::Secret(arn) => {
+                    if let Some(arn) = self.our_secret(arn.as_deref()).await {
+                        kept.push(format!("secret {arn}"));
+                    }
+                }
+                Done::Delivered => {}
+            }
+        }
+        if !keys_listed {
+            kept.extend(self.kept_keys(delivered).await);
+        }
+        Aftermath::Kept(kept)
+    }
+
+    async fn kept_keys(&self, delivered: bool) -> Vec<String> {
+        let ours = self.ledger.key();
+        self.key_ids()
+            .await
+            .into_iter()
+            .map(|id| {
+                if delivered && ours == Some(id.as_str()) {
+                    format!("access key {id}")
+                } else {
+                    format!(
+                        "access key {id} (its secret was never delivered and cannot be read again: delete \
+                         this key)"
+                    )
+                }
+            })
+            .collect()
+    }
+
+    /// The secret this run created, if it exists: the one CreateSecret answered with, or (when its
+    /// answer was lost) a secret of that name tagged with this run's brand-new user.
+    async fn our_secret(&self, answered: Option<&str>) -> Option<String> {
+        let Sink::SecretsManager { name, .. } = &self.request.sink else {
+            return None;
+        };
+        if let Some(arn) = answered {
+            return Some(arn.to_string());
+        }
+        match self.secrets.describe(name).await {
+            Ok(Some(info))
+                if info
+                    .tags
+                    .iter()
+                    .any(|(k, v)| k == deliver::TAG_IAM_USER && v == &self.request.user_name) =>
+            {
+                Some(info.arn)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How long a call on a user this run just created retries `NoSuchEntity`: IAM is eventually
 /// consistent, and for a few seconds after iam:CreateUser other calls may not see the user yet.
 const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(30);
@@ -671,6 +1056,8 @@ async fn new_users_key(
     }
 }
 
+/// After a failed iam:CreateUser: the user, if it exists and carries this run's tag (iam:GetUser,
+/// iam:ListUserTags). `None` when there is no such user or it is someone else's.
 async fn created_by_this_run(iam: &Iam, name: &str, run_token: &str) -> Result<Option<User>, AwsError> {
     let Some(user) = iam.get_user(name).await? else {
         return Ok(None);
@@ -686,171 +1073,155 @@ async fn created_by_this_run(iam: &Iam, name: &str, run_token: &str) -> Result<O
         .then_some(user))
 }
 
-async fn fail(
-    iam: &Iam,
-    secrets: &Secrets,
-    request: &Request,
-    created: Created,
-    step: &str,
-    cause: String,
-) -> CreateUserFailed {
-    fail_owned(iam, secrets, request, created, step.to_string(), cause).await
-}
-
-/// Builds the error for a failed step, rolling back first unless told not to.
-async fn fail_owned(
-    iam: &Iam,
-    secrets: &Secrets,
-    request: &Request,
-    created: Created,
-    step: String,
-    cause: String,
-) -> CreateUserFailed {
-    tracing::debug!("{step} failed; created so far: {created:?}");
-    let aftermath = if !created.user {
-        Aftermath::NothingCreated
-    } else if request.rollback {
-        roll_back(iam, secrets, request, &created).await
-    } else {
-        keep(iam, secrets, request, &created).await
-    };
-    CreateUserFailed {
-        user_name: request.user_name.clone(),
-        step,
-        cause,
-        aftermath,
-    }
-}
-
-/// The secret this run created, if it exists: the one CreateSecret answered with, or (when its
-/// answer was lost) a secret of that name tagged with this run's brand-new user.
-async fn our_secret(secrets: &Secrets, request: &Request, created: &Created) -> Option<String> {
-    let Sink::SecretsManager { name, .. } = &request.sink else {
-        return None;
-    };
-    if let Some(arn) = &created.secret_arn {
-        return Some(arn.clone());
-    }
-    if !created.secret_sent {
-        return None;
-    }
-    match secrets.describe(name).await {
-        Ok(Some(info))
-            if info
-                .tags
-                .iter()
-                .any(|(k, v)| k == deliver::TAG_IAM_USER && v == &request.user_name) =>
-        {
-            Some(info.arn)
-        }
-        _ => None,
-    }
-}
-
-/// Removes what this run created, in IAM's required order: secret, access keys, group membership,
-/// user. Every key of the user goes (the user is this run's, so all its keys are too, including one
-/// a retried call may have made).
-async fn roll_back(iam: &Iam, secrets: &Secrets, request: &Request, created: &Created) -> Aftermath {
-    let name = request.user_name.as_str();
-    let mut removed = Vec::new();
-    let mut left = Vec::new();
-
-    if let Some(arn) = our_secret(secrets, request, created).await {
-        match secrets.delete(&arn, None).await {
-            Ok(()) => removed.push(format!("deleted secret {arn}")),
-            Err(e) if e.is(ErrorKind::NotFound) => {}
-            Err(e) => left.push((format!("secret {arn}"), e.to_string())),
-        }
-    }
-
-    let keys = match iam.list_access_keys(name).await {
-        Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
-        Err(_) => created.key.iter().cloned().collect::<Vec<_>>(),
-    };
-    for id in keys {
-        match iam.delete_access_key(name, &id).await {
-            Ok(()) => removed.push(format!("deleted access key {id}")),
-            Err(e) if e.is(ErrorKind::NotFound) => {}
-            Err(e) => left.push((format!("access key {id}"), e.to_string())),
-        }
-    }
-
-    if created.membership_sent {
-        match iam.remove_user_from_group(GROUP, name).await {
-            Ok(()) => removed.push(format!("removed {name} from group {GROUP}")),
-            Err(e) if e.is(ErrorKind::NotFound) => {}
-            Err(e) => left.push((format!("membership of {name} in group {GROUP}"), e.to_string())),
-        }
-    }
-
-    match iam.delete_user(name).await {
-        Ok(()) => removed.push(format!("deleted user {name}")),
-        Err(e) if e.is(ErrorKind::NotFound) => {}
-        Err(e) => left.push((format!("user {name}"), e.to_string())),
-    }
-
-    if left.is_empty() {
-        Aftermath::RolledBack(removed)
-    } else {
-        Aftermath::RollbackIncomplete { removed, left }
-    }
-}
-
-/// `--no-rollback`: lists what exists, naming a key whose secret never reached its sink.
-async fn keep(iam: &Iam, secrets: &Secrets, request: &Request, created: &Created) -> Aftermath {
-    let name = request.user_name.as_str();
-    let mut kept = vec![format!("user {name}")];
-    if created.membership {
-        kept.push(format!("membership in group {GROUP}"));
-    }
-    let keys: Vec<String> = match iam.list_access_keys(name).await {
-        Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
-        Err(_) => created.key.iter().cloned().collect(),
-    };
-    for id in keys {
-        if created.delivered && created.key.as_deref() == Some(id.as_str()) {
-            kept.push(format!("access key {id}"));
-        } else {
-            kept.push(format!(
-                "access key {id} (its secret was never delivered and cannot be read again: delete this key)"
-            ));
-        }
-    }
-    if let Some(arn) = our_secret(secrets, request, created).await {
-        kept.push(format!("secret {arn}"));
-    }
-    Aftermath::Kept(kept)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const ARN: &str = "arn:aws:iam::123456789012:policy/AmazonSesSendingAccess";
+
+    fn ready() -> SetupState {
+        SetupState {
+            group_exists: true,
+            inline_policy: false,
+            managed_policy_exists: true,
+            managed_policy_attached: true,
+            policy_arn: ARN.into(),
+        }
+    }
+
     fn prepared(sink: Sink) -> Prepared {
-        Prepared {
-            request: Request {
+        prepared_with(sink, ready(), None)
+    }
+
+    fn prepared_with(
+        sink: Sink,
+        setup: SetupState,
+        verify: Option<(crate::smtp::Endpoint, std::time::Duration)>,
+    ) -> Prepared {
+        Prepared::new(
+            Request {
                 user_name: "app-mailer".into(),
                 path: Some("/smtp/".into()),
                 tags: vec![("team".into(), "mail".into())],
                 region: "eu-west-1".into(),
                 sink,
                 rollback: true,
-                verify: None,
+                verify,
                 default_name: false,
                 secret_location: None,
                 secret_tags: Vec::new(),
                 secret_description: None,
                 format: None,
             },
-            setup: SetupState {
-                group_exists: true,
-                inline_policy: false,
-                managed_policy_exists: true,
-                managed_policy_attached: true,
-                policy_arn: "arn:aws:iam::123456789012:policy/AmazonSesSendingAccess".into(),
-            },
+            setup,
+        )
+    }
+
+    fn secret() -> Sink {
+        Sink::SecretsManager {
+            name: "smtp/app".into(),
+            kms_key_id: None,
         }
+    }
+
+    #[test]
+    fn a_ready_group_plans_the_users_steps_only() {
+        assert_eq!(
+            prepared(secret()).steps(),
+            [
+                Step::Setup(Vec::new()),
+                Step::CreateUser,
+                Step::AddToGroup,
+                Step::CreateAccessKey,
+                Step::DerivePassword,
+                Step::Deliver,
+                Step::DeleteStrayKeys,
+            ]
+        );
+        let plan = prepared(secret()).plan();
+        assert_eq!(
+            plan.notes[0],
+            format!("group {GROUP} already has policy AmazonSesSendingAccess attached")
+        );
+    }
+
+    #[test]
+    fn what_setup_lacks_comes_first_in_the_plan() {
+        let missing = SetupState {
+            group_exists: false,
+            inline_policy: false,
+            managed_policy_exists: false,
+            managed_policy_attached: false,
+            policy_arn: ARN.into(),
+        };
+        let p = prepared_with(Sink::StdoutCsv, missing.clone(), None);
+        assert_eq!(p.steps()[0], Step::Setup(missing.steps()));
+        let actions: Vec<String> = p.plan().calls.into_iter().map(|c| c.action).collect();
+        assert_eq!(
+            actions,
+            [
+                "iam:CreatePolicy",
+                "iam:CreateGroup",
+                "iam:AttachGroupPolicy",
+                "iam:CreateUser",
+                "iam:AddUserToGroup",
+                "iam:CreateAccessKey",
+                "iam:ListAccessKeys"
+            ]
+        );
+    }
+
+    #[test]
+    fn verify_logs_in_after_deriving_and_before_delivering() {
+        let settings = crate::smtp::EndpointSettings {
+            host: None,
+            port: None,
+            implicit_tls: false,
+            ca_file: None,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        let endpoint = crate::smtp::Endpoint::new(&settings, "eu-west-1").unwrap();
+        let p = prepared_with(
+            secret(),
+            ready(),
+            Some((endpoint, std::time::Duration::from_secs(60))),
+        );
+        let steps = p.steps();
+        let verify = steps.iter().position(|s| *s == Step::VerifyLogin).unwrap();
+        assert_eq!(steps[verify - 1], Step::DerivePassword);
+        assert_eq!(steps[verify + 1], Step::Deliver);
+        assert!(p
+            .plan()
+            .notes
+            .iter()
+            .any(|n| n.starts_with("--verify: SMTP login at email-smtp.eu-west-1.amazonaws.com:587")));
+        assert!(!prepared(secret()).steps().contains(&Step::VerifyLogin));
+    }
+
+    #[test]
+    fn stages_pair_the_steps_that_run_together() {
+        let p = prepared(secret());
+        let stages: Vec<Vec<Step>> = stages(p.steps()).into_iter().map(<[Step]>::to_vec).collect();
+        assert_eq!(
+            stages,
+            [
+                vec![Step::Setup(Vec::new()), Step::CreateUser],
+                vec![Step::AddToGroup, Step::CreateAccessKey],
+                vec![Step::DerivePassword],
+                vec![Step::Deliver, Step::DeleteStrayKeys],
+            ]
+        );
+    }
+
+    #[test]
+    fn the_ledger_names_the_key_whose_secret_the_run_holds() {
+        let mut ledger = Ledger::default();
+        ledger.record(Done::User);
+        assert_eq!(ledger.key(), None);
+        ledger.record(Done::Membership { confirmed: true });
+        ledger.record(Done::AccessKey(Some("AKIAEXAMPLE".into())));
+        assert_eq!(ledger.key(), Some("AKIAEXAMPLE"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::Plan;
+use super::{Plan, PlannedCall};
 use crate::aws::iam::Iam;
 use crate::aws::{AwsError, Caller, ErrorKind};
 use crate::policy::{self, SENDING_POLICY_DOCUMENT, SEND_RAW_EMAIL};
@@ -39,39 +39,133 @@ pub struct SetupState {
     pub policy_arn: String,
 }
 
-impl SetupState {
-    /// The calls that make the group ready, in order.
-    pub fn plan(&self) -> Plan {
-        let mut plan = Plan::new("setup");
-        if self.group_exists && self.inline_policy {
-            plan.note(format!(
-                "group {GROUP} already grants sending through its inline policy {POLICY}"
-            ));
-            return plan;
-        }
-        if !self.managed_policy_exists {
-            plan.call(
+/// One change `setup` makes, in the order the plan lists them. The plan is computed once from the
+/// inspected state ([`SetupState::steps`]); `--dry-run` prints it and [`run`] carries it out as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// iam:CreatePolicy: the customer-managed policy from `policies/ses-sending-access.json`.
+    CreatePolicy,
+    /// iam:CreateGroup.
+    CreateGroup,
+    /// iam:AttachGroupPolicy of the policy (by ARN) to the group.
+    AttachPolicy(String),
+}
+
+impl Step {
+    /// The call and what it acts on, as the plan shows it.
+    pub fn call(&self) -> PlannedCall {
+        match self {
+            Step::CreatePolicy => PlannedCall::new(
                 "iam:CreatePolicy",
                 format!("policy {POLICY} (policies/ses-sending-access.json)"),
-            );
+            ),
+            Step::CreateGroup => PlannedCall::new("iam:CreateGroup", format!("group {GROUP}")),
+            Step::AttachPolicy(arn) => {
+                PlannedCall::new("iam:AttachGroupPolicy", format!("{arn} to group {GROUP}"))
+            }
+        }
+    }
+
+    /// The step needs what the steps before it made (the group and the policy must exist before
+    /// one is attached to the other); the steps between two such steps run concurrently.
+    fn needs_earlier(&self) -> bool {
+        matches!(self, Step::AttachPolicy(_))
+    }
+
+    /// The ledger's line for a step this run carried out.
+    fn done(&self) -> String {
+        match self {
+            Step::CreatePolicy => format!("iam:CreatePolicy {POLICY}"),
+            Step::CreateGroup => format!("iam:CreateGroup {GROUP}"),
+            Step::AttachPolicy(arn) => format!("iam:AttachGroupPolicy {arn} to {GROUP}"),
+        }
+    }
+
+    /// Makes the change: `Ok(true)` when this run made it, `Ok(false)` when a creation raced with
+    /// another run ("already exists" counts as done).
+    async fn run(&self, iam: &Iam) -> Result<bool, AwsError> {
+        let made = match self {
+            Step::CreatePolicy => iam
+                .create_policy(POLICY, SENDING_POLICY_DOCUMENT, POLICY_DESCRIPTION)
+                .await
+                .map(|_| ()),
+            Step::CreateGroup => iam.create_group(GROUP).await,
+            Step::AttachPolicy(arn) => iam.attach_group_policy(GROUP, arn).await,
+        };
+        match made {
+            Ok(()) => Ok(true),
+            Err(e)
+                if matches!(self, Step::CreatePolicy | Step::CreateGroup)
+                    && e.is(ErrorKind::AlreadyExists) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl SetupState {
+    /// The console's inline group policy is there and grants sending: nothing is to be done.
+    fn inline_ready(&self) -> bool {
+        self.group_exists && self.inline_policy
+    }
+
+    /// How the group grants sending once the steps are done.
+    pub fn form(&self) -> PolicyForm {
+        if self.inline_ready() {
+            PolicyForm::Inline
+        } else {
+            PolicyForm::Managed
+        }
+    }
+
+    /// The changes that make the group ready, in order: the decision, made once from the state.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.inline_ready() {
+            return steps;
+        }
+        if !self.managed_policy_exists {
+            steps.push(Step::CreatePolicy);
         }
         if !self.group_exists {
-            plan.call("iam:CreateGroup", format!("group {GROUP}"));
+            steps.push(Step::CreateGroup);
         }
         if !self.managed_policy_attached {
-            plan.call(
-                "iam:AttachGroupPolicy",
-                format!("{} to group {GROUP}", self.policy_arn),
-            );
+            steps.push(Step::AttachPolicy(self.policy_arn.clone()));
         }
-        if plan.calls.is_empty() {
-            plan.note(format!("group {GROUP} already has policy {POLICY} attached"));
+        steps
+    }
+
+    /// What the plan says beside its calls.
+    pub fn notes(&self, steps: &[Step]) -> Vec<String> {
+        if self.inline_ready() {
+            vec![format!(
+                "group {GROUP} already grants sending through its inline policy {POLICY}"
+            )]
+        } else if steps.is_empty() {
+            vec![format!("group {GROUP} already has policy {POLICY} attached")]
+        } else {
+            Vec::new()
         }
+    }
+
+    /// The calls that make the group ready, in order (what `--dry-run` prints).
+    pub fn plan(&self) -> Plan {
+        self.render(&self.steps())
+    }
+
+    /// `steps`, the plan made from this state, as `--dry-run` prints it.
+    pub fn render(&self, steps: &[Step]) -> Plan {
+        let mut plan = Plan::new("setup");
+        plan.calls.extend(steps.iter().map(Step::call));
+        plan.notes.extend(self.notes(steps));
         plan
     }
 
     pub fn is_ready(&self) -> bool {
-        self.plan().calls.is_empty()
+        self.steps().is_empty()
     }
 }
 
@@ -169,72 +263,53 @@ impl fmt::Display for SetupReport {
     }
 }
 
-/// Makes the group ready, creating only what `state` lacks. Creation races with another run are
-/// harmless: "already exists" counts as done.
+/// Makes the group ready, creating only what `state` lacks: runs the plan's steps ([`run`]).
 pub async fn apply(iam: &Iam, state: &SetupState) -> anyhow::Result<SetupReport> {
+    run(iam, state, &state.steps()).await
+}
+
+/// The executor: carries out `steps` (the plan made from `state`) as listed, appending each change it
+/// made to its ledger, the report's `changes`. Steps run concurrently up to one that needs what came
+/// before it, and every step of such a run goes to its end (none is cancelled when another fails), so
+/// a failure can say exactly what this run made. Nothing is walked back: what was made stays and the
+/// next run reuses it. Creation races with another run are harmless: "already exists" counts as done.
+pub async fn run(iam: &Iam, state: &SetupState, steps: &[Step]) -> anyhow::Result<SetupReport> {
     let mut changes = Vec::new();
-    if state.group_exists && state.inline_policy {
-        return Ok(SetupReport {
-            group: GROUP.into(),
-            policy: POLICY.into(),
-            form: PolicyForm::Inline,
-            policy_arn: None,
-            changes,
-        });
-    }
-    let create_policy = async {
-        if state.managed_policy_exists {
-            return Ok(false);
+    for wave in waves(steps) {
+        let results = futures::future::join_all(wave.iter().map(|s| s.run(iam))).await;
+        let mut failed = None;
+        for (step, result) in wave.iter().zip(results) {
+            match result {
+                Ok(true) => changes.push(step.done()),
+                Ok(false) => {}
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
-        match iam
-            .create_policy(POLICY, SENDING_POLICY_DOCUMENT, POLICY_DESCRIPTION)
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(false),
-            Err(e) => Err(e),
-        }
-    };
-    let create_group = async {
-        if state.group_exists {
-            return Ok(false);
-        }
-        match iam.create_group(GROUP).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(false),
-            Err(e) => Err(e),
-        }
-    };
-    // Both run to the end (neither is cancelled when the other fails), so a failure can say exactly
-    // what this run made.
-    let (created_policy, created_group) = tokio::join!(create_policy, create_group);
-    let mut failed = None;
-    match created_policy {
-        Ok(true) => changes.push(format!("iam:CreatePolicy {POLICY}")),
-        Ok(false) => {}
-        Err(e) => failed = Some(e),
-    }
-    match created_group {
-        Ok(true) => changes.push(format!("iam:CreateGroup {GROUP}")),
-        Ok(false) => {}
-        Err(e) => failed = failed.or(Some(e)),
-    }
-    if let Some(e) = failed {
-        return Err(unfinished(e, &changes));
-    }
-    if !state.managed_policy_attached {
-        if let Err(e) = iam.attach_group_policy(GROUP, &state.policy_arn).await {
+        if let Some(e) = failed {
             return Err(unfinished(e, &changes));
         }
-        changes.push(format!("iam:AttachGroupPolicy {} to {GROUP}", state.policy_arn));
     }
+    let form = state.form();
     Ok(SetupReport {
         group: GROUP.into(),
         policy: POLICY.into(),
-        form: PolicyForm::Managed,
-        policy_arn: Some(state.policy_arn.clone()),
+        form,
+        policy_arn: (form == PolicyForm::Managed).then(|| state.policy_arn.clone()),
         changes,
     })
+}
+
+/// The plan's steps cut where a step needs the ones before it: the steps of one wave run together.
+fn waves(steps: &[Step]) -> Vec<&[Step]> {
+    let mut waves = Vec::new();
+    let mut rest = steps;
+    while !rest.is_empty() {
+        let together = 1 + rest[1..].iter().take_while(|s| !s.needs_earlier()).count();
+        let (wave, after) = rest.split_at(together);
+        waves.push(wave);
+        rest = after;
+    }
+    waves
 }
 
 /// A failed step of `apply`, saying what this run had already made (it stays: the next run finds it
@@ -263,24 +338,30 @@ fn unfinished(e: AwsError, changes: &[String]) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    const ARN: &str = "arn:aws:iam::123456789012:policy/AmazonSesSendingAccess";
+
     fn state(group: bool, inline: bool, exists: bool, attached: bool) -> SetupState {
         SetupState {
             group_exists: group,
             inline_policy: inline,
             managed_policy_exists: exists,
             managed_policy_attached: attached,
-            policy_arn: "arn:aws:iam::123456789012:policy/AmazonSesSendingAccess".into(),
+            policy_arn: ARN.into(),
         }
     }
 
     #[test]
     fn nothing_exists_plans_three_calls_in_order() {
-        let actions: Vec<String> = state(false, false, false, false)
-            .plan()
-            .calls
-            .into_iter()
-            .map(|c| c.action)
-            .collect();
+        let s = state(false, false, false, false);
+        assert_eq!(
+            s.steps(),
+            [
+                Step::CreatePolicy,
+                Step::CreateGroup,
+                Step::AttachPolicy(ARN.into())
+            ]
+        );
+        let actions: Vec<String> = s.plan().calls.into_iter().map(|c| c.action).collect();
         assert_eq!(
             actions,
             ["iam:CreatePolicy", "iam:CreateGroup", "iam:AttachGroupPolicy"]
@@ -289,7 +370,10 @@ mod tests {
 
     #[test]
     fn inline_group_policy_counts_as_done() {
-        assert!(state(true, true, false, false).is_ready());
+        let s = state(true, true, false, false);
+        assert!(s.is_ready());
+        assert_eq!(s.form(), PolicyForm::Inline);
+        assert!(s.plan().notes[0].contains("inline policy"));
     }
 
     #[test]
@@ -297,6 +381,37 @@ mod tests {
         let p = state(true, false, true, false).plan();
         assert_eq!(p.calls.len(), 1);
         assert_eq!(p.calls[0].action, "iam:AttachGroupPolicy");
-        assert!(state(true, false, true, true).is_ready());
+        assert_eq!(p.calls[0].target, format!("{ARN} to group {GROUP}"));
+        let ready = state(true, false, true, true);
+        assert!(ready.is_ready());
+        assert_eq!(ready.form(), PolicyForm::Managed);
+        assert!(ready.plan().notes[0].contains("already has policy"));
+        // A group deleted by hand while the policy stayed: the group is made again and attached.
+        assert_eq!(
+            state(false, false, true, false).steps(),
+            [Step::CreateGroup, Step::AttachPolicy(ARN.into())]
+        );
+    }
+
+    #[test]
+    fn the_plan_lists_the_steps_the_executor_runs() {
+        for bits in 0..16u8 {
+            let s = state(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0, bits & 8 != 0);
+            let calls: Vec<PlannedCall> = s.steps().iter().map(Step::call).collect();
+            assert_eq!(s.plan().calls, calls, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn creations_run_together_and_the_attachment_after_them() {
+        let steps = state(false, false, false, false).steps();
+        assert_eq!(
+            waves(&steps),
+            [&steps[..2], &steps[2..]],
+            "CreatePolicy and CreateGroup together, then AttachGroupPolicy"
+        );
+        let attach = [Step::AttachPolicy(ARN.into())];
+        assert_eq!(waves(&attach), [&attach[..]]);
+        assert!(waves(&[]).is_empty());
     }
 }
