@@ -4,11 +4,9 @@
 //! signed by a test CA); the config file's `[services]` endpoints apply to Secrets Manager too;
 //! `AWS_DEFAULT_OUTPUT` and a profile's `output` pick the output format.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 
-use crate::support::{self, moto, prefix, FaultProxy, Sesctl, TEST_ACCESS_KEY_ID};
+use crate::support::{self, moto, prefix, FaultProxy, LoopbackService, Sesctl, TEST_ACCESS_KEY_ID};
 
 const PROFILE_KEY_ID: &str = "AKIAPROFILEKEY000001";
 const PROFILE_SECRET: &str = "profileSecretKeyValue0000000000000000000";
@@ -228,50 +226,19 @@ fn a_credential_process_runs_once_per_command() {
 // ---- item 3: CA bundles ----
 
 /// tests/support/tls_proxy.py: HTTPS on loopback in front of moto, with its CA in `dir`/ca.pem.
-struct TlsProxy {
-    url: String,
-    child: Child,
-    _stdin: ChildStdin,
-}
-
-impl TlsProxy {
-    fn start(upstream: &str, dir: &Path) -> TlsProxy {
-        let mut child = Command::new(support::python())
-            .arg(support::repo_root().join("tests/support/tls_proxy.py"))
-            .args(["--upstream", upstream, "--dir", dir.to_str().unwrap()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tls_proxy.py");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("tls_proxy.py prints its port first, got {line:?}"));
-        TlsProxy {
-            url: format!("https://127.0.0.1:{port}"),
-            child,
-            _stdin: stdin,
-        }
-    }
-}
-
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn tls_proxy(upstream: &str, dir: &Path) -> LoopbackService {
+    LoopbackService::start_with(
+        "tls_proxy.py",
+        upstream,
+        &["--dir", dir.to_str().unwrap()],
+        "https",
+    )
 }
 
 #[test]
 fn aws_ca_bundle_and_the_profiles_ca_bundle_are_trusted() {
     let certs = tempfile::tempdir().unwrap();
-    let proxy = TlsProxy::start(&moto().url, certs.path());
+    let proxy = tls_proxy(&moto().url, certs.path());
     let ca = certs.path().join("ca.pem").to_str().unwrap().to_string();
     let other = certs.path().join("other-ca.pem").to_str().unwrap().to_string();
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::fault_matrix::{Command, Subject};
+use crate::support::matrix::{Command, Subject};
 use crate::support::state::{self, ensure_setup, secret_view, user_view, GROUP};
 use crate::support::{moto, prefix, FaultProxy, Sesctl};
 

@@ -4,8 +4,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::setup::{changes, stderr_lines};
-use crate::support::{self, block_on, moto, prefix, FaultProxy, Moto, Run, Sesctl};
+use crate::support::fixtures::recorded_key_secrets;
+use crate::support::{self, block_on, changes, moto, prefix, stderr_lines, FaultProxy, Moto, Run, Sesctl};
 
 const GROUP: &str = "AWSSESSendingGroupDoNotRename";
 const REGION: &str = "eu-west-1";
@@ -83,22 +83,6 @@ impl Env {
         block_on(self.sm.describe_secret().secret_id(name).send()).is_ok()
     }
 
-    /// The secret access keys moto handed out, from the proxy's recorded CreateAccessKey answers.
-    fn recorded_key_secrets(&self) -> Vec<String> {
-        let (_, body) = support::http("GET", &format!("{}/__proxy/log", self.proxy.url), "").unwrap();
-        let log: serde_json::Value = serde_json::from_str(&body).unwrap();
-        log.as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["response"].as_str())
-            .filter_map(|r| {
-                let start = r.find("<SecretAccessKey>")? + "<SecretAccessKey>".len();
-                let end = r[start..].find("</SecretAccessKey>")? + start;
-                Some(r[start..end].to_string())
-            })
-            .collect()
-    }
-
     fn record_keys(&self) {
         self.proxy
             .set_rules(serde_json::json!([{"action": "CreateAccessKey", "fault": "record"}]));
@@ -145,7 +129,7 @@ fn to_secrets_manager_stores_the_spec_secret_string_with_tags_and_prints_nothing
     assert_eq!(keys.len(), 1);
     let akid = &keys[0];
     assert_eq!(env.groups(&user), [GROUP]);
-    let recorded = env.recorded_key_secrets();
+    let recorded = recorded_key_secrets(&env.proxy);
     assert_eq!(recorded.len(), 1);
     let value = env.secret(&secret_name).expect("the secret exists");
     assert_eq!(
@@ -202,7 +186,7 @@ fn no_secret_on_stderr_at_vvv_or_rust_log_trace() {
             .run();
         run.assert_ok();
         assert!(run.stderr.len() > 200, "tracing is on: {}", run.stderr);
-        let recorded = env.recorded_key_secrets();
+        let recorded = recorded_key_secrets(&env.proxy);
         let value = env.secret(&secret_name).unwrap();
         assert_no_secret(&run, &[&recorded[0], value["password"].as_str().unwrap()]);
     }
@@ -216,7 +200,7 @@ fn csv_to_stdout_is_exactly_the_consoles_download() {
     let run = env.create_user(&[&user]);
     run.assert_ok();
     let akid = &env.keys(&user)[0];
-    let secret = &env.recorded_key_secrets()[0];
+    let secret = &recorded_key_secrets(&env.proxy)[0];
     assert_eq!(
         run.stdout,
         format!(
@@ -236,7 +220,7 @@ fn json_without_a_secret_sink_is_the_spec_document() {
     let run = env.create_user(&[&user, "-o", "json"]);
     run.assert_ok();
     let akid = &env.keys(&user)[0];
-    let secret = &env.recorded_key_secrets()[0];
+    let secret = &recorded_key_secrets(&env.proxy)[0];
     assert_eq!(
         run.json(),
         serde_json::json!({
@@ -279,7 +263,7 @@ fn csv_file_is_created_0600_and_holds_the_credential() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let akid = &env.keys(&user)[0];
-    let secret = &env.recorded_key_secrets()[0];
+    let secret = &recorded_key_secrets(&env.proxy)[0];
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         format!(
@@ -318,7 +302,10 @@ fn an_existing_csv_file_is_an_error_before_any_change_and_force_replaces_it_0600
     assert_eq!(mode, 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("IAM User Name,Smtp Username,Smtp Password\n"));
-    assert!(text.contains(&support::v4_password(&env.recorded_key_secrets()[0], REGION)));
+    assert!(text.contains(&support::v4_password(
+        &recorded_key_secrets(&env.proxy)[0],
+        REGION
+    )));
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,

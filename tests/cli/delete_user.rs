@@ -2,16 +2,13 @@
 
 use serde_json::json;
 
+use crate::support::fixtures::{self, user_exists};
 use crate::support::{self, block_on, moto, prefix, FaultProxy, Sesctl};
 
 const GROUP: &str = "AWSSESSendingGroupDoNotRename";
 const SEND: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
 const SSH_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDZ3DZ9iR4TjA2Xz3WO0mJ3cT0mWc3jS9m1i0gDEVgW8Xf2eY5t2lH0QeQ2m9T0F5P1bYlCqU4t5k8H3g4mF1l7W6ZyT2o0Vb6p8nY6pX9c1c1qAq1R1o1aQ9bqKjVw0G8Gv3jWw9Vq8I2nQkO8Nn1c8sN9YwQ5o5Kx3wF6Zb5QyQ4aQq0S6v7Yw8c9d0e1f2g3h4i5j6k7l8m9n0o1p2q3r4s5t6u7v8w9x0y1z2A3B4C5D6E7F8G9H0I1J2K3L4M5N6O7P8Q9R0S1T2U3V4W5X6Y7Z8a9b0c1d2e3f4g5h6i7j8k9l0m1n2o3p4q5r6s7t8u9v0w1x2y3z4 test@example";
-
-fn user_exists(iam: &aws_sdk_iam::Client, name: &str) -> bool {
-    block_on(iam.get_user().user_name(name).send()).is_ok()
-}
 
 fn group_member(iam: &aws_sdk_iam::Client, name: &str) {
     block_on(async {
@@ -118,7 +115,7 @@ fn removes_everything_that_blocks_deletion_then_the_user() {
             "iam:DeleteUser",
         ]
     );
-    assert!(!user_exists(&iam, &name));
+    assert!(!user_exists(&moto.url, &name));
     let devices = block_on(iam.list_virtual_mfa_devices().send()).unwrap();
     assert!(
         devices
@@ -153,13 +150,13 @@ fn refuses_a_user_that_is_not_an_smtp_user_unless_forced() {
         "{}",
         run.stderr
     );
-    assert!(user_exists(&iam, &name));
+    assert!(user_exists(&moto.url, &name));
 
     Sesctl::at(&moto.url)
         .args(["delete-user", &name, "--yes", "--force"])
         .run()
         .assert_ok();
-    assert!(!user_exists(&iam, &name));
+    assert!(!user_exists(&moto.url, &name));
 }
 
 #[test]
@@ -216,7 +213,7 @@ fn needs_confirmation_and_dry_run_changes_nothing() {
     assert!(run.stdout.contains("iam:DeleteAccessKey"), "{}", run.stdout);
     assert!(run.stdout.contains("iam:RemoveUserFromGroup"), "{}", run.stdout);
     assert!(run.stdout.contains("iam:DeleteUser"), "{}", run.stdout);
-    assert!(user_exists(&iam, &name));
+    assert!(user_exists(&moto.url, &name));
     let keys = block_on(iam.list_access_keys().user_name(&name).send()).unwrap();
     assert_eq!(keys.access_key_metadata().len(), 1);
 }
@@ -239,10 +236,9 @@ fn missing_user_and_bad_name() {
         .assert_code(2);
 }
 
+/// A secret in sesctl's format naming `user`, with a made-up key and password.
 fn secret_for(user: &str) -> String {
-    json!({"username": "AKIAEXAMPLE", "password": "not-a-real-password", "host": "email-smtp.us-east-1.amazonaws.com",
-           "port": 587, "region": "us-east-1", "iam_user_name": user, "access_key_id": "AKIAEXAMPLE"})
-    .to_string()
+    fixtures::credential_json(user, "AKIAEXAMPLE", "not-a-real-password", "us-east-1").to_string()
 }
 
 #[test]
@@ -267,7 +263,7 @@ fn schedules_the_secret_for_deletion_with_the_recovery_window() {
         .run();
     run.assert_ok();
     assert!(!run.all_output().contains("not-a-real-password"));
-    assert!(!user_exists(&iam, &name));
+    assert!(!user_exists(&moto.url, &name));
     let d = block_on(sm.describe_secret().secret_id(&secret).send()).unwrap();
     let deleted = d.deleted_date().expect("scheduled for deletion");
     let days = (deleted.secs() - chrono::Utc::now().timestamp()) as f64 / 86400.0;
@@ -302,7 +298,7 @@ fn refuses_a_secret_that_belongs_to_another_user_before_any_change() {
         .run();
     run.assert_code(2);
     assert!(run.stderr.contains("someone-else"), "{}", run.stderr);
-    assert!(user_exists(&iam, &name));
+    assert!(user_exists(&moto.url, &name));
     let d = block_on(sm.describe_secret().secret_id(&secret).send()).unwrap();
     assert!(d.deleted_date().is_none());
 
@@ -312,7 +308,7 @@ fn refuses_a_secret_that_belongs_to_another_user_before_any_change() {
         .run();
     run.assert_code(1);
     assert!(run.stderr.contains("there is no secret"), "{}", run.stderr);
-    assert!(user_exists(&iam, &name));
+    assert!(user_exists(&moto.url, &name));
 }
 
 #[test]
@@ -334,7 +330,7 @@ fn a_failure_half_way_says_what_was_done_and_a_rerun_finishes() {
         run.stderr
     );
     assert!(run.stderr.contains("DeleteConflict"), "{}", run.stderr);
-    assert!(user_exists(&iam, &name));
+    assert!(user_exists(&moto.url, &name));
     let keys = block_on(iam.list_access_keys().user_name(&name).send()).unwrap();
     assert!(keys.access_key_metadata().is_empty(), "the key went first");
 
@@ -344,5 +340,5 @@ fn a_failure_half_way_says_what_was_done_and_a_rerun_finishes() {
         .args(["delete-user", &name, "--yes", "--force"])
         .run()
         .assert_ok();
-    assert!(!user_exists(&iam, &name));
+    assert!(!user_exists(&moto.url, &name));
 }

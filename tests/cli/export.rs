@@ -7,7 +7,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::json;
 
 use crate::support::smtp::{Mode, SmtpServer};
-use crate::support::{self, block_on, prefix, Moto, Sesctl};
+use crate::support::{self, block_on, fixtures, prefix, Moto, Sesctl};
 
 const REGION: &str = "eu-west-1";
 
@@ -40,12 +40,7 @@ fn export(moto: &Moto, name: &str, format: &str, extra: &[&str]) -> support::Run
 #[test]
 fn every_format_carries_the_stored_credential_exactly() {
     let moto = Moto::dedicated();
-    let p = prefix("export");
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
-        .run()
-        .assert_ok();
+    let (user, secret) = fixtures::user_with_secret(&moto.url, "export");
     let stored: serde_json::Value = serde_json::from_str(
         block_on(
             support::secretsmanager(&moto.url, REGION)

@@ -3,25 +3,15 @@
 
 use serde_json::json;
 
+use crate::support::fixtures::{scheduled_for_deletion, user_exists, user_with_secret};
 use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
 
 const REGION: &str = "eu-west-1";
 
-/// A user with a credential in a secret, made by `sesctl create-user`.
-fn user_with_secret(moto: &Moto, test: &str) -> (String, String) {
-    let p = prefix(test);
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
-        .run()
-        .assert_ok();
-    (user, secret)
-}
-
 #[test]
 fn a_rollback_that_cannot_delete_an_unstored_key_says_its_secret_was_never_stored() {
     let moto = Moto::dedicated();
-    let (user, secret) = user_with_secret(&moto, "orphanreport");
+    let (user, secret) = user_with_secret(&moto.url, "orphanreport");
     let before: Vec<String> = support::access_keys(&moto.url, &user)
         .into_iter()
         .map(|(k, _)| k)
@@ -68,26 +58,10 @@ fn a_rollback_that_cannot_delete_an_unstored_key_says_its_secret_was_never_store
         .assert_ok();
 }
 
-fn user_exists(url: &str, user: &str) -> bool {
-    block_on(support::iam(url).get_user().user_name(user).send()).is_ok()
-}
-
-fn scheduled_for_deletion(url: &str, secret: &str) -> bool {
-    block_on(
-        support::secretsmanager(url, REGION)
-            .describe_secret()
-            .secret_id(secret)
-            .send(),
-    )
-    .unwrap()
-    .deleted_date()
-    .is_some()
-}
-
 #[test]
 fn delete_user_stopped_at_the_secret_continues_when_run_again() {
     let moto = Moto::dedicated();
-    let (user, secret) = user_with_secret(&moto, "delresume");
+    let (user, secret) = user_with_secret(&moto.url, "delresume");
     let proxy = FaultProxy::start(&moto);
     proxy.set_rules(json!([{"action": "DeleteSecret", "fault": "error"}]));
     let args = [
@@ -107,12 +81,12 @@ fn delete_user_stopped_at_the_secret_continues_when_run_again() {
         run.stderr
     );
     assert!(!user_exists(&moto.url, &user));
-    assert!(!scheduled_for_deletion(&moto.url, &secret));
+    assert!(!scheduled_for_deletion(&moto.url, REGION, &secret));
 
     let run = Sesctl::at(&moto.url).args(args).run();
     run.assert_ok();
     assert!(run.stdout.contains("already deleted"), "{}", run.stdout);
-    assert!(scheduled_for_deletion(&moto.url, &secret));
+    assert!(scheduled_for_deletion(&moto.url, REGION, &secret));
     // And once more: nothing left to do, still not an error.
     Sesctl::at(&moto.url).args(args).run().assert_ok();
 }
@@ -120,7 +94,7 @@ fn delete_user_stopped_at_the_secret_continues_when_run_again() {
 #[test]
 fn delete_user_refuses_a_secret_that_is_not_the_users_credential() {
     let moto = Moto::dedicated();
-    let (user, _) = user_with_secret(&moto, "delforeign");
+    let (user, _) = user_with_secret(&moto.url, "delforeign");
     let key = block_on(support::iam(&moto.url).list_access_keys().user_name(&user).send())
         .unwrap()
         .access_key_metadata()[0]

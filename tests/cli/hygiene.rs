@@ -6,8 +6,8 @@
 //! stored itself).
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
 
+use crate::support::fixtures::{recorded_key_secrets, recorded_user_with_secret};
 use crate::support::{self, moto, prefix, FaultProxy, Run, Sesctl, TEST_SECRET_ACCESS_KEY};
 
 const REGION: &str = "eu-west-1";
@@ -37,22 +37,6 @@ fn with_mode(mut s: Sesctl, mode: (&str, Option<&str>)) -> Sesctl {
     s
 }
 
-/// The secret access keys moto handed out, from the proxy's recorded CreateAccessKey answers.
-fn recorded_key_secrets(proxy: &FaultProxy) -> Vec<String> {
-    let (_, body) = support::http("GET", &format!("{}/__proxy/log", proxy.url), "").unwrap();
-    let log: serde_json::Value = serde_json::from_str(&body).unwrap();
-    log.as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["response"].as_str())
-        .filter_map(|r| {
-            let start = r.find("<SecretAccessKey>")? + "<SecretAccessKey>".len();
-            let end = r[start..].find("</SecretAccessKey>")? + start;
-            Some(r[start..end].to_string())
-        })
-        .collect()
-}
-
 fn record(proxy: &FaultProxy, more: serde_json::Value) {
     let mut rules = vec![serde_json::json!({"action": "CreateAccessKey", "fault": "record"})];
     rules.extend(more.as_array().cloned().unwrap_or_default());
@@ -73,19 +57,6 @@ fn assert_absent(what: &str, text: &str, secrets: &[&str]) {
 fn assert_clean(run: &Run, secrets: &[&str]) {
     assert_absent("stdout", &run.stdout, secrets);
     assert_absent("stderr", &run.stderr, secrets);
-}
-
-/// A user with a credential in a secret, made by sesctl; returns (key secret, SMTP password).
-fn user_with_secret(proxy: &FaultProxy, user: &str) -> (String, String) {
-    record(proxy, serde_json::json!([]));
-    Sesctl::at(&proxy.url)
-        .args(["create-user", user, "--region", REGION, "--secret-name"])
-        .args([format!("smtp/{user}")])
-        .run()
-        .assert_ok();
-    let secret = recorded_key_secrets(proxy).pop().expect("a recorded key");
-    let pw = support::v4_password(&secret, REGION);
-    (secret, pw)
 }
 
 // ---- create-user ----
@@ -185,7 +156,7 @@ fn dry_runs_name_no_secret() {
     let proxy = FaultProxy::start(moto());
     let p = prefix("hyg-dry");
     let user = format!("{p}-u");
-    let (key, pw) = user_with_secret(&proxy, &user);
+    let (key, pw) = recorded_user_with_secret(&proxy, &user);
     for mode in MODES {
         let run = with_mode(Sesctl::at(&proxy.url), mode)
             .args(["rotate", &user, "--region", REGION, "--dry-run", "--secret-name"])
@@ -215,7 +186,7 @@ fn rotate_names_neither_the_old_nor_the_new_secrets() {
     let p = prefix("hyg-rot");
     for (i, mode) in MODES.into_iter().enumerate() {
         let user = format!("{p}-{i}");
-        let (old_key, old_pw) = user_with_secret(&proxy, &user);
+        let (old_key, old_pw) = recorded_user_with_secret(&proxy, &user);
         record(&proxy, serde_json::json!([]));
         let run = with_mode(Sesctl::at(&proxy.url), mode)
             .args(["rotate", &user, "--region", REGION, "--secret-name"])
@@ -257,7 +228,7 @@ fn failed_rotations_name_no_secret() {
     {
         for fault in ["error", "drop"] {
             let user = format!("{p}-{i}{fault}");
-            let (old_key, old_pw) = user_with_secret(&proxy, &user);
+            let (old_key, old_pw) = recorded_user_with_secret(&proxy, &user);
             record(
                 &proxy,
                 serde_json::json!([{"action": action, "fault": fault, "status": 500}]),
@@ -326,18 +297,6 @@ fn derive_prints_the_password_alone_and_never_the_secret() {
 
 // ---- the process while a secret is in memory ----
 
-fn wait_for(proxy: &FaultProxy, action: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !proxy.actions().iter().any(|a| a == action) {
-        assert!(
-            Instant::now() < deadline,
-            "{action} never came: {:?}",
-            proxy.actions()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn children(pid: u32) -> Vec<String> {
     let mut out = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
@@ -363,7 +322,7 @@ fn while_a_secret_is_in_memory_there_is_no_child_no_core_dump_and_no_secret_in_a
         .args(["create-user", &user, "--region", REGION, "--secret-name"])
         .args([format!("smtp/{user}")])
         .spawn();
-    wait_for(&proxy, "CreateSecret");
+    proxy.wait_for("CreateSecret");
     let pid = child.id();
     let key = recorded_key_secrets(&proxy).pop().unwrap();
     let pw = support::v4_password(&key, REGION);
@@ -490,7 +449,7 @@ fn verify_from_a_secret_names_no_password() {
     let moto = crate::support::Moto::dedicated();
     let proxy = FaultProxy::start(&moto);
     let user = format!("{}-v", prefix("hyg-verify"));
-    let (key, pw) = user_with_secret(&proxy, &user);
+    let (key, pw) = recorded_user_with_secret(&proxy, &user);
     let smtp = SmtpServer::start_iam(Mode::Starttls, &moto.url, REGION, 0);
     for mode in MODES {
         let run = with_mode(Sesctl::at(&proxy.url), mode)

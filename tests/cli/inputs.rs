@@ -2,8 +2,7 @@
 //! nothing on stdout, and no AWS request at all (the proxy in front of moto sees none), so nothing can
 //! have changed.
 
-use crate::setup::stderr_lines;
-use crate::support::{moto, FaultProxy, Sesctl};
+use crate::support::{moto, stderr_lines, FaultProxy, Sesctl};
 
 /// (what, arguments, stdin, environment, a word the message must contain)
 type Row = (

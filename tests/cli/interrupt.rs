@@ -7,35 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{self, block_on, prefix, FaultProxy, Moto, Run, Sesctl};
+use crate::support::{self, fixtures, prefix, FaultProxy, Moto, Run, Sesctl};
 
 const REGION: &str = "eu-west-1";
-
-fn wait_for(proxy: &FaultProxy, action: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !proxy.actions().iter().any(|a| a == action) {
-        assert!(Instant::now() < deadline, "the run never reached {action}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn signal(child: &Child, signo: i32) {
     // SAFETY: kill(2) on a child process we own; no memory is involved.
     let rc = unsafe { libc::kill(child.id() as i32, signo) };
     assert_eq!(rc, 0, "kill");
-}
-
-fn wait(child: Child) -> Run {
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn user_exists(url: &str, user: &str) -> bool {
-    block_on(support::iam(url).get_user().user_name(user).send()).is_ok()
 }
 
 #[test]
@@ -49,9 +28,9 @@ fn create_user_interrupted_during_create_access_key_removes_everything_it_made()
         let child = Sesctl::at(&proxy.url)
             .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
             .spawn();
-        wait_for(&proxy, "CreateAccessKey");
+        proxy.wait_for("CreateAccessKey");
         signal(&child, signo);
-        let run = wait(child);
+        let run = Run::wait(child);
         assert_eq!(run.code, code, "{}", run.all_output());
         assert!(
             run.stderr.contains("letting the call in flight finish"),
@@ -60,7 +39,7 @@ fn create_user_interrupted_during_create_access_key_removes_everything_it_made()
         );
         assert!(run.stderr.contains("interrupted (SIG"), "{}", run.stderr);
         // The key the held call created was deleted, and the user with it: nothing is left.
-        assert!(!user_exists(&moto.url, &user), "{}", run.stderr);
+        assert!(!fixtures::user_exists(&moto.url, &user), "{}", run.stderr);
         let actions = proxy.actions();
         assert!(actions.iter().any(|a| a == "DeleteAccessKey"), "{actions:?}");
         assert!(
@@ -78,21 +57,16 @@ fn create_user_interrupted_during_create_access_key_removes_everything_it_made()
 #[test]
 fn rotate_interrupted_while_storing_rolls_back_and_keeps_the_current_credential() {
     let moto = Moto::dedicated();
-    let p = prefix("introtate");
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
-        .run()
-        .assert_ok();
+    let (user, secret) = fixtures::user_with_secret(&moto.url, "introtate");
     let before = support::access_keys(&moto.url, &user);
     let proxy = FaultProxy::start(&moto);
     proxy.set_rules(json!([{"action": "PutSecretValue", "fault": "delay", "seconds": 2}]));
     let child = Sesctl::at(&proxy.url)
         .args(["rotate", &user, "--secret-name", &secret, "--region", REGION])
         .spawn();
-    wait_for(&proxy, "PutSecretValue");
+    proxy.wait_for("PutSecretValue");
     signal(&child, libc::SIGINT);
-    let run = wait(child);
+    let run = Run::wait(child);
     assert_eq!(run.code, 130, "{}", run.all_output());
     assert!(run.stderr.contains("Rolled back"), "{}", run.stderr);
     assert_eq!(
@@ -124,12 +98,12 @@ fn a_second_signal_stops_at_once_and_says_so() {
             &format!("smtp/{p}"),
         ])
         .spawn();
-    wait_for(&proxy, "CreateAccessKey");
+    proxy.wait_for("CreateAccessKey");
     let started = Instant::now();
     signal(&child, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGINT);
-    let run = wait(child);
+    let run = Run::wait(child);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "it did not wait for the held call"
@@ -150,7 +124,7 @@ fn commands_that_change_nothing_stop_at_once() {
         .spawn_open_stdin();
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGINT);
-    let run = wait(child);
+    let run = Run::wait(child);
     assert_eq!(run.code, 130, "{}", run.all_output());
 }
 
@@ -173,9 +147,9 @@ fn migrate_interrupted_starts_no_new_step_and_every_user_can_still_send() {
     ];
     args.extend(names.iter().cloned());
     let child = Sesctl::at(&proxy.url).args(&args).spawn();
-    wait_for(&proxy, "AddUserToGroup");
+    proxy.wait_for("AddUserToGroup");
     signal(&child, libc::SIGINT);
-    let run = wait(child);
+    let run = Run::wait(child);
     assert_eq!(run.code, 130, "{}", run.all_output());
     let states: Vec<_> = names.iter().map(|n| legacy::state(&moto.url, n)).collect();
     assert!(

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::json_pins::{audit_report, exercised, list_report, pinned, setup_accounts_report};
+use crate::support::pins::{audit_report, exercised, list_report, pinned, setup_accounts_report};
 use crate::support::{self, FaultProxy, Moto, Sesctl};
 
 struct Org {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
+use crate::support::{self, block_on, fixtures, prefix, FaultProxy, Moto, Run, Sesctl};
 
 const REGION: &str = "eu-west-1";
 
@@ -18,12 +18,7 @@ struct World {
 
 fn world(test: &str) -> World {
     let moto = Moto::dedicated();
-    let p = prefix(test);
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
-        .run()
-        .assert_ok();
+    let (user, secret) = fixtures::user_with_secret(&moto.url, test);
     World { moto, user, secret }
 }
 
@@ -33,16 +28,7 @@ impl World {
     }
 
     fn current_key(&self) -> String {
-        let out = block_on(
-            support::secretsmanager(&self.moto.url, REGION)
-                .get_secret_value()
-                .secret_id(&self.secret)
-                .version_stage("AWSCURRENT")
-                .send(),
-        )
-        .unwrap();
-        let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
-        v["access_key_id"].as_str().unwrap().to_string()
+        fixtures::current_key(&self.moto.url, REGION, &self.secret)
     }
 
     fn has_pending(&self) -> bool {
@@ -71,24 +57,6 @@ impl World {
     }
 }
 
-/// Waits until the proxy has seen (and is holding) a request for `action`.
-fn wait_for(proxy: &FaultProxy, action: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !proxy.actions().iter().any(|a| a == action) {
-        assert!(Instant::now() < deadline, "the run never reached {action}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn finish(child: std::process::Child) -> support::Run {
-    let out = child.wait_with_output().unwrap();
-    support::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn the_loser_of_two_rotations_never_deletes_the_winners_new_key() {
     // B (to the secret, or to a CSV file) is held at CreateAccessKey; A rotates meanwhile and wins.
@@ -111,7 +79,7 @@ fn the_loser_of_two_rotations_never_deletes_the_winners_new_key() {
             _ => b_args.extend(["--csv".into(), csv.display().to_string()]),
         }
         let b = Sesctl::at(&proxy.url).args(&b_args).spawn();
-        wait_for(&proxy, "CreateAccessKey");
+        proxy.wait_for("CreateAccessKey");
 
         let a = Sesctl::at(&w.moto.url)
             .args(["rotate", &w.user, "--secret-name", &w.secret, "--region", REGION])
@@ -120,7 +88,7 @@ fn the_loser_of_two_rotations_never_deletes_the_winners_new_key() {
         let winner = w.current_key();
         assert_ne!(winner, original);
 
-        let b = finish(b);
+        let b = Run::wait(b);
         assert_eq!(b.code, 1, "{delivery}: {}", b.all_output());
         assert!(
             b.stderr.contains(&format!("key {winner} appeared")) && b.stderr.contains("left as it is"),
@@ -157,7 +125,7 @@ fn finish_racing_a_rotation_never_leaves_awscurrent_without_an_active_key() {
     let r = Sesctl::at(&proxy.url)
         .args(["rotate", &w.user, "--secret-name", &w.secret, "--region", REGION])
         .spawn();
-    wait_for(&proxy, "PutSecretValue");
+    proxy.wait_for("PutSecretValue");
 
     let fin = Sesctl::at(&w.moto.url)
         .args([
@@ -172,7 +140,7 @@ fn finish_racing_a_rotation_never_leaves_awscurrent_without_an_active_key() {
         .run();
     fin.assert_ok();
 
-    let r = finish(r);
+    let r = Run::wait(r);
     assert_eq!(r.code, 1, "{}", r.all_output());
     assert!(
         r.stderr.contains("was deactivated by someone else"),
@@ -239,7 +207,7 @@ fn finish_retires_nothing_when_a_rotation_is_stored_after_its_plan() {
     a.assert_ok();
     let newest = w.current_key();
     let before = w.keys();
-    let fin = finish(fin);
+    let fin = Run::wait(fin);
     assert_eq!(fin.code, 1, "{}", fin.all_output());
     assert!(fin.stderr.contains("nothing was retired"), "{}", fin.stderr);
     assert!(fin.stderr.contains(&newest), "{}", fin.stderr);
@@ -259,11 +227,11 @@ fn a_user_another_migrate_run_finished_is_reported_already_migrated() {
     let child = Sesctl::at(&proxy.url)
         .args(["migrate-inline-policy", &user, "--yes", "-o", "json"])
         .spawn();
-    wait_for(&proxy, "AddUserToGroup");
+    proxy.wait_for("AddUserToGroup");
     // The other run: the user joins the group and loses its inline policy meanwhile.
     legacy::add_to_group(&moto.url, &user);
     legacy::delete_inline_policy(&moto.url, &user);
-    let run = finish(child);
+    let run = Run::wait(child);
     assert_eq!(run.code, 0, "{}", run.all_output());
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let entry = report["users"]

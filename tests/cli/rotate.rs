@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
+use crate::support::{self, block_on, fixtures, prefix, FaultProxy, Moto, Sesctl};
 
 /// A moto server for the rotate tests alone. They read secret access keys back from moto's state
 /// dump, which fails as soon as any test in the server has left an access key behind a deleted user
@@ -43,15 +43,7 @@ fn fixture_in(url: &str, test: &str, secret_region: &str, stored_region: &str) -
         .access_key
         .unwrap();
     let old_password = format!("old-password-{p}");
-    let value = json!({
-        "username": key.access_key_id,
-        "password": old_password,
-        "host": format!("email-smtp.{stored_region}.amazonaws.com"),
-        "port": 587,
-        "region": stored_region,
-        "iam_user_name": user,
-        "access_key_id": key.access_key_id,
-    });
+    let value = fixtures::credential_json(&user, &key.access_key_id, &old_password, stored_region);
     block_on(
         support::secretsmanager(url, secret_region)
             .create_secret()
@@ -113,15 +105,7 @@ fn version_with(stages: &BTreeMap<String, Vec<String>>, stage: &str) -> Option<S
 
 /// The secret's value at a stage, as JSON.
 fn value(url: &str, region: &str, secret: &str, stage: &str) -> Value {
-    let out = block_on(
-        support::secretsmanager(url, region)
-            .get_secret_value()
-            .secret_id(secret)
-            .version_stage(stage)
-            .send(),
-    )
-    .unwrap();
-    serde_json::from_str(out.secret_string().unwrap()).unwrap()
+    fixtures::secret_value(url, region, secret, stage).unwrap()
 }
 
 /// The secret access key moto holds for a key (its state dump has it; the IAM API never returns it
@@ -247,19 +231,8 @@ impl Fixture {
 #[track_caller]
 fn assert_credential_of(url: &str, stored: &Value, user: &str, key: &str, region: &str) {
     let secret = moto_secret_access_key(url, key);
-    let password = sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret), region);
-    assert_eq!(
-        stored,
-        &json!({
-            "username": key,
-            "password": password.expose(),
-            "host": format!("email-smtp.{region}.amazonaws.com"),
-            "port": 587,
-            "region": region,
-            "iam_user_name": user,
-            "access_key_id": key,
-        })
-    );
+    let password = support::v4_password(&secret, region);
+    assert_eq!(stored, &fixtures::credential_json(user, key, &password, region));
 }
 
 // ---- one-shot rotation ----

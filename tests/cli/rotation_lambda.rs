@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::lambda::{start_rotation, Function};
 use crate::support::smtp::{Mode, SmtpServer};
-use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
+use crate::support::{self, block_on, fixtures, FaultProxy, Moto, Sesctl};
 
 const REGION: &str = "eu-west-1";
 
@@ -26,12 +26,7 @@ fn world(test: &str) -> World {
 fn world_rejecting(test: &str, reject_first: u32) -> World {
     let moto = Moto::rotating();
     let smtp = SmtpServer::start_iam(Mode::Starttls, &moto.url, REGION, reject_first);
-    let p = prefix(test);
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
-        .run()
-        .assert_ok();
+    let (user, secret) = fixtures::user_with_secret(&moto.url, test);
     World {
         moto,
         smtp,
@@ -73,15 +68,7 @@ impl World {
 
     /// The value staged `stage`, parsed.
     fn value(&self, stage: &str) -> Option<Value> {
-        let out = block_on(
-            support::secretsmanager(&self.moto.url, REGION)
-                .get_secret_value()
-                .secret_id(&self.secret)
-                .version_stage(stage)
-                .send(),
-        )
-        .ok()?;
-        serde_json::from_str(out.secret_string()?).ok()
+        fixtures::secret_value(&self.moto.url, REGION, &self.secret, stage)
     }
 
     fn key_at(&self, stage: &str) -> Option<String> {

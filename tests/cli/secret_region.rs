@@ -3,46 +3,23 @@
 //! before any call.
 
 use crate::support::smtp::{Mode, SmtpServer};
-use crate::support::{self, block_on, prefix, FaultProxy, Moto, Sesctl};
+use crate::support::{self, block_on, fixtures, FaultProxy, Moto, Sesctl};
 
 const SES_REGION: &str = "eu-west-1";
 const SECRETS_REGION: &str = "us-east-1";
-
-fn secret_value(url: &str, region: &str, secret: &str) -> Option<serde_json::Value> {
-    let out = block_on(
-        support::secretsmanager(url, region)
-            .get_secret_value()
-            .secret_id(secret)
-            // By stage: moto answers a read without one from a version it never moves.
-            .version_stage("AWSCURRENT")
-            .send(),
-    )
-    .ok()?;
-    serde_json::from_str(out.secret_string()?).ok()
-}
 
 #[test]
 fn a_secret_kept_in_another_region_is_created_rotated_verified_and_deleted_there() {
     let moto = Moto::dedicated();
     let smtp = SmtpServer::start_iam(Mode::Starttls, &moto.url, SES_REGION, 0);
-    let p = prefix("secretregion");
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args([
-            "create-user",
-            &user,
-            "--region",
-            SES_REGION,
-            "--secret-name",
-            &secret,
-        ])
-        .args(["--secret-region", SECRETS_REGION])
-        .run()
-        .assert_ok();
-    let stored = secret_value(&moto.url, SECRETS_REGION, &secret).expect("created in --secret-region");
+    let (user, secret) = fixtures::names("secretregion");
+    let extra = ["--secret-region", SECRETS_REGION];
+    fixtures::create_user_with_secret(&moto.url, SES_REGION, &user, &secret, &extra);
+    let stored = fixtures::secret_value(&moto.url, SECRETS_REGION, &secret, "AWSCURRENT")
+        .expect("created in --secret-region");
     assert_eq!(stored["region"], SES_REGION, "the password is for the SES region");
     assert!(
-        secret_value(&moto.url, SES_REGION, &secret).is_none(),
+        fixtures::secret_value(&moto.url, SES_REGION, &secret, "AWSCURRENT").is_none(),
         "not in the SES region"
     );
 
@@ -59,7 +36,7 @@ fn a_secret_kept_in_another_region_is_created_rotated_verified_and_deleted_there
         .env("AWS_REGION", "ap-southeast-2")
         .run()
         .assert_ok();
-    let rotated = secret_value(&moto.url, SECRETS_REGION, &secret).unwrap();
+    let rotated = fixtures::secret_value(&moto.url, SECRETS_REGION, &secret, "AWSCURRENT").unwrap();
     assert_ne!(rotated["access_key_id"], stored["access_key_id"]);
     assert_eq!(rotated["region"], SES_REGION);
 
@@ -202,21 +179,16 @@ fn malformed_or_contradicting_secret_arns_are_refused_before_any_call() {
 #[test]
 fn the_users_tags_and_the_secrets_own_reach_the_secret() {
     let moto = Moto::dedicated();
-    let p = prefix("secrettags");
-    let (user, secret) = (format!("{p}-user"), format!("smtp/{p}"));
-    Sesctl::at(&moto.url)
-        .args([
-            "create-user",
-            &user,
-            "--region",
-            SES_REGION,
-            "--secret-name",
-            &secret,
-        ])
-        .args(["--tag", "team=mail", "--secret-tag", "cost-centre=42"])
-        .args(["--secret-description", "relay credential for the billing app"])
-        .run()
-        .assert_ok();
+    let (user, secret) = fixtures::names("secrettags");
+    let extra = [
+        "--tag",
+        "team=mail",
+        "--secret-tag",
+        "cost-centre=42",
+        "--secret-description",
+        "relay credential for the billing app",
+    ];
+    fixtures::create_user_with_secret(&moto.url, SES_REGION, &user, &secret, &extra);
     let described = block_on(
         support::secretsmanager(&moto.url, SES_REGION)
             .describe_secret()

@@ -2,7 +2,7 @@
 //! so every test here has a moto server of its own; a fault proxy in front of it logs which API calls
 //! were made.
 
-use crate::support::{self, block_on, FaultProxy, Moto, Sesctl};
+use crate::support::{self, block_on, changes, stderr_lines, FaultProxy, Moto, Sesctl};
 
 const GROUP: &str = "AWSSESSendingGroupDoNotRename";
 const POLICY: &str = "AmazonSesSendingAccess";
@@ -11,30 +11,6 @@ const SEND_RAW: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
 const SEND_ONLY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendEmail","Resource":"*"}]}"#;
-
-/// IAM calls that change something.
-pub fn changes(actions: &[String]) -> Vec<String> {
-    actions
-        .iter()
-        .filter(|a| {
-            [
-                "Create", "Attach", "Put", "Add", "Delete", "Remove", "Detach", "Tag", "Update",
-            ]
-            .iter()
-            .any(|p| a.starts_with(p))
-        })
-        .cloned()
-        .collect()
-}
-
-/// stderr without the warnings the test environment itself causes (it points AWS_CONFIG_FILE and
-/// AWS_SHARED_CREDENTIALS_FILE at files that do not exist, and the SDK says so).
-pub fn stderr_lines(run: &support::Run) -> Vec<&str> {
-    run.stderr
-        .lines()
-        .filter(|l| !l.contains("config file overridden via environment variable not found"))
-        .collect()
-}
 
 struct Account {
     iam: aws_sdk_iam::Client,

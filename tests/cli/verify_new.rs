@@ -2,8 +2,9 @@
 //! loopback that checks logins as SES does (any active key of the moto server, with its v4 password
 //! for the region), refusing the first logins as while a new key propagates.
 
+use crate::support::fixtures::{self, current_key, secret_exists, user_exists};
 use crate::support::smtp::{Mode, SmtpServer};
-use crate::support::{self, block_on, prefix, Moto, Sesctl};
+use crate::support::{self, access_keys, block_on, prefix, Moto, Sesctl};
 
 const REGION: &str = "us-east-1";
 
@@ -21,20 +22,6 @@ fn smtp_args(server: &SmtpServer) -> Vec<String> {
 
 fn auth_count(server: &SmtpServer) -> usize {
     server.verbs().iter().filter(|v| v.as_str() == "AUTH").count()
-}
-
-fn user_exists(url: &str, user: &str) -> bool {
-    block_on(support::iam(url).get_user().user_name(user).send()).is_ok()
-}
-
-fn secret_exists(url: &str, name: &str) -> bool {
-    block_on(
-        support::secretsmanager(url, REGION)
-            .describe_secret()
-            .secret_id(name)
-            .send(),
-    )
-    .is_ok()
 }
 
 #[test]
@@ -61,7 +48,7 @@ fn create_user_waits_for_the_new_key_then_delivers() {
     assert!(run.stderr.contains("waiting up to"), "{}", run.stderr);
     assert!(run.stdout.contains("SMTP login OK"), "{}", run.stdout);
     assert_eq!(auth_count(&server), 2, "one refused login, then the accepted one");
-    assert!(secret_exists(&moto.url, &secret));
+    assert!(secret_exists(&moto.url, REGION, &secret));
     let run = Sesctl::at(&moto.url)
         .args(["verify", "--secret-name", &secret, "--region", REGION])
         .args(smtp_args(&server))
@@ -123,53 +110,26 @@ fn create_user_rolls_back_when_the_login_never_succeeds() {
     assert!(run.stderr.contains("535"), "{}", run.stderr);
     assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
     assert!(!user_exists(&moto.url, &user), "the user was removed again");
-    assert!(!secret_exists(&moto.url, &secret), "nothing was delivered");
+    assert!(
+        !secret_exists(&moto.url, REGION, &secret),
+        "nothing was delivered"
+    );
     assert!(auth_count(&server) >= 2, "it retried before giving up");
 }
 
-/// A user with one key and a secret holding its credential, as create-user leaves them.
-fn user_with_secret(moto: &Moto, test: &str) -> (String, String, String) {
-    let p = prefix(test);
-    let (user, secret) = (format!("{p}-user"), format!("{p}/smtp"));
-    Sesctl::at(&moto.url)
-        .args(["create-user", &user, "--region", REGION, "--secret-name", &secret])
-        .run()
-        .assert_ok();
-    let keys = block_on(support::iam(&moto.url).list_access_keys().user_name(&user).send()).unwrap();
-    let old = keys.access_key_metadata()[0].access_key_id().unwrap().to_string();
+/// A user with one key and a secret holding its credential, as create-user leaves them in REGION:
+/// (user, secret, key id).
+fn user_with_key(url: &str, test: &str) -> (String, String, String) {
+    let (user, secret) = fixtures::names(test);
+    fixtures::create_user_with_secret(url, REGION, &user, &secret, &[]);
+    let old = access_keys(url, &user).remove(0).0;
     (user, secret, old)
-}
-
-fn key_statuses(url: &str, user: &str) -> Vec<(String, String)> {
-    let out = block_on(support::iam(url).list_access_keys().user_name(user).send()).unwrap();
-    out.access_key_metadata()
-        .iter()
-        .map(|k| {
-            (
-                k.access_key_id().unwrap().to_string(),
-                k.status().unwrap().as_str().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn current_key(url: &str, secret: &str) -> String {
-    let out = block_on(
-        support::secretsmanager(url, REGION)
-            .get_secret_value()
-            .secret_id(secret)
-            .version_stage("AWSCURRENT")
-            .send(),
-    )
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
-    v["access_key_id"].as_str().unwrap().to_string()
 }
 
 #[test]
 fn rotate_promotes_only_after_the_new_key_logs_in() {
     let moto = Moto::dedicated();
-    let (user, secret, old) = user_with_secret(&moto, "rotverify");
+    let (user, secret, old) = user_with_key(&moto.url, "rotverify");
     let server = SmtpServer::start_iam(Mode::Starttls, &moto.url, REGION, 1);
     let run = Sesctl::at(&moto.url)
         .args([
@@ -186,9 +146,9 @@ fn rotate_promotes_only_after_the_new_key_logs_in() {
         .args(smtp_args(&server))
         .run();
     run.assert_ok();
-    let new = current_key(&moto.url, &secret);
+    let new = current_key(&moto.url, REGION, &secret);
     assert_ne!(new, old, "{run:?}");
-    let keys = key_statuses(&moto.url, &user);
+    let keys = access_keys(&moto.url, &user);
     assert!(keys.contains(&(old.clone(), "Inactive".into())), "{keys:?}");
     assert!(keys.contains(&(new, "Active".into())), "{keys:?}");
     assert_eq!(auth_count(&server), 2);
@@ -197,7 +157,7 @@ fn rotate_promotes_only_after_the_new_key_logs_in() {
 #[test]
 fn rotate_keeps_the_old_credential_when_the_new_one_cannot_log_in() {
     let moto = Moto::dedicated();
-    let (user, secret, old) = user_with_secret(&moto, "rotverifyfail");
+    let (user, secret, old) = user_with_key(&moto.url, "rotverifyfail");
     let server = SmtpServer::start_iam(Mode::Starttls, &moto.url, REGION, 1000);
     let run = Sesctl::at(&moto.url)
         .args([
@@ -215,9 +175,13 @@ fn rotate_keeps_the_old_credential_when_the_new_one_cannot_log_in() {
         .run();
     run.assert_code(1);
     assert!(run.stderr.contains("--verify"), "{}", run.stderr);
-    assert_eq!(current_key(&moto.url, &secret), old, "AWSCURRENT is untouched");
     assert_eq!(
-        key_statuses(&moto.url, &user),
+        current_key(&moto.url, REGION, &secret),
+        old,
+        "AWSCURRENT is untouched"
+    );
+    assert_eq!(
+        access_keys(&moto.url, &user),
         vec![(old, "Active".to_string())],
         "the new key was deleted"
     );
@@ -249,5 +213,5 @@ fn rotate_without_a_secret_verifies_before_printing() {
         .run();
     run.assert_code(1);
     assert_eq!(run.stdout, "", "no credential is printed when it cannot log in");
-    assert_eq!(key_statuses(&moto.url, &user), vec![(old, "Active".to_string())]);
+    assert_eq!(access_keys(&moto.url, &user), vec![(old, "Active".to_string())]);
 }

@@ -17,11 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_config::retry::RetryConfig;
-
-use super::{
-    block_on, http, legacy, LoopbackService, Moto, Sesctl, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
-};
+use super::{block_on, http, legacy, LoopbackService, Moto, Sesctl};
 
 /// Something made with the root credentials before enforcement starts.
 #[derive(Debug, Clone)]
@@ -108,43 +104,13 @@ pub fn policy_actions(policy: &str) -> Vec<String> {
     out
 }
 
+// One attempt per call: a retry would be one request more than counted.
 fn root_iam(url: &str) -> aws_sdk_iam::Client {
-    let creds = aws_credential_types::Credentials::new(
-        TEST_ACCESS_KEY_ID,
-        TEST_SECRET_ACCESS_KEY,
-        None,
-        None,
-        "tests",
-    );
-    // One attempt per call: a retry would be one request more than counted.
-    let conf = block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(creds)
-            .retry_config(RetryConfig::standard().with_max_attempts(1))
-            .load(),
-    );
-    aws_sdk_iam::Client::new(&conf)
+    aws_sdk_iam::Client::new(&super::sdk_config_in(url, "us-east-1", Some(1)))
 }
 
 fn root_secretsmanager(url: &str) -> aws_sdk_secretsmanager::Client {
-    let creds = aws_credential_types::Credentials::new(
-        TEST_ACCESS_KEY_ID,
-        TEST_SECRET_ACCESS_KEY,
-        None,
-        None,
-        "tests",
-    );
-    let conf = block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .endpoint_url(url)
-            .credentials_provider(creds)
-            .retry_config(RetryConfig::standard().with_max_attempts(1))
-            .load(),
-    );
-    aws_sdk_secretsmanager::Client::new(&conf)
+    aws_sdk_secretsmanager::Client::new(&super::sdk_config_in(url, "eu-west-1", Some(1)))
 }
 
 async fn load_user(iam: &aws_sdk_iam::Client, sm: &aws_sdk_secretsmanager::Client, name: &str) {

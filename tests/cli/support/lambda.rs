@@ -8,11 +8,11 @@
 //! invoke the four steps through the runtime API as Secrets Manager would.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::{json, Value};
 
-use super::{block_on, home_dir, http, LoopbackService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
+use super::{block_on, http, isolated, LoopbackService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
 
 /// The function binary, built beside `sesctl` by scripts/test.sh (`cargo build --workspace --bins`):
 /// `cargo test` alone builds it only as a test harness.
@@ -43,14 +43,8 @@ impl Function {
         let runtime = LoopbackService::start("lambda_runtime.py", "-");
         let api = runtime.url.trim_start_matches("http://").to_string();
         let logs = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(lambda_bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home_dir())
-            .env("AWS_CONFIG_FILE", home_dir().join("no-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home_dir().join("no-credentials"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_LAMBDA_RUNTIME_API", &api)
+        let mut cmd = isolated(lambda_bin());
+        cmd.env("AWS_LAMBDA_RUNTIME_API", &api)
             .env("AWS_LAMBDA_FUNCTION_NAME", "sesctl-rotation")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")

@@ -8,10 +8,15 @@
 #![allow(dead_code)]
 
 pub mod enforcing;
+pub mod fixtures;
 pub mod lambda;
 pub mod legacy;
+pub mod matrix;
+pub mod pins;
 pub mod smtp;
 pub mod state;
+
+pub use fixtures::{access_keys, v4_password};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -210,9 +215,15 @@ pub struct LoopbackService {
 
 impl LoopbackService {
     pub fn start(script: &str, upstream: &str) -> LoopbackService {
+        Self::start_with(script, upstream, &[], "http")
+    }
+
+    /// A service with more arguments, whose URL has `scheme`.
+    pub fn start_with(script: &str, upstream: &str, args: &[&str], scheme: &str) -> LoopbackService {
         let mut child = Command::new(python())
             .arg(support_script(script))
             .args(["--upstream", upstream])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -228,7 +239,7 @@ impl LoopbackService {
             .parse()
             .unwrap_or_else(|_| panic!("{script} prints its port first, got {line:?}"));
         LoopbackService {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             child,
             _stdin: stdin,
         }
@@ -289,6 +300,21 @@ impl FaultProxy {
         self.log().into_iter().map(|(a, _)| a).collect()
     }
 
+    /// Waits until the proxy has seen (and, with a `delay` or `hang` rule, is holding) a request for
+    /// `action`.
+    #[track_caller]
+    pub fn wait_for(&self, action: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.actions().iter().any(|a| a == action) {
+            assert!(
+                Instant::now() < deadline,
+                "the run never reached {action}: {:?}",
+                self.actions()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn reset(&self) {
         http("POST", &format!("{}/__proxy/reset", self.url), "").unwrap();
     }
@@ -303,6 +329,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// Waits for a started `sesctl` (see [`Sesctl::spawn`]) to end.
+    pub fn wait(child: Child) -> Run {
+        let out = child.wait_with_output().expect("wait for sesctl");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -333,6 +369,30 @@ impl Run {
     }
 }
 
+/// IAM calls that change something.
+pub fn changes(actions: &[String]) -> Vec<String> {
+    actions
+        .iter()
+        .filter(|a| {
+            [
+                "Create", "Attach", "Put", "Add", "Delete", "Remove", "Detach", "Tag", "Update",
+            ]
+            .iter()
+            .any(|p| a.starts_with(p))
+        })
+        .cloned()
+        .collect()
+}
+
+/// stderr without the warnings the test environment itself causes (it points AWS_CONFIG_FILE and
+/// AWS_SHARED_CREDENTIALS_FILE at files that do not exist, and the SDK says so).
+pub fn stderr_lines(run: &Run) -> Vec<&str> {
+    run.stderr
+        .lines()
+        .filter(|l| !l.contains("config file overridden via environment variable not found"))
+        .collect()
+}
+
 /// A `sesctl` invocation with a clean environment: no AWS config files, no profile, no IMDS, test
 /// credentials, and (when given) an endpoint.
 pub struct Sesctl {
@@ -357,17 +417,24 @@ pub fn home_dir() -> &'static Path {
     .path()
 }
 
+/// `program` with a clean environment: PATH alone from this process, a home of the tests' own with
+/// empty AWS config and credentials files, no IMDS.
+pub fn isolated(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home_dir())
+        .env("AWS_CONFIG_FILE", home_dir().join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home_dir().join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
 impl Sesctl {
     /// sesctl with no AWS endpoint (offline commands).
     pub fn offline() -> Sesctl {
-        let mut cmd = Command::new(sesctl_bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home_dir())
-            .env("AWS_CONFIG_FILE", home_dir().join("no-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home_dir().join("no-credentials"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1");
+        let mut cmd = isolated(sesctl_bin());
+        cmd.env("NO_COLOR", "1");
         Sesctl {
             cmd,
             stdin: Vec::new(),
@@ -450,39 +517,8 @@ impl Sesctl {
     }
 
     pub fn run(self) -> Run {
-        let child = self.spawn();
-        let out = child.wait_with_output().expect("wait for sesctl");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::wait(self.spawn())
     }
-}
-
-/// The v4 SMTP password of a secret access key for `region`, as the tests compute it independently of
-/// the binary (the derivation itself is checked against published vectors).
-pub fn v4_password(secret_access_key: &str, region: &str) -> String {
-    sesctl::smtp_password::smtp_password_v4(&sesctl::secret::Secret::new(secret_access_key.into()), region)
-        .expose()
-        .to_string()
-}
-
-/// A user's access keys as IAM (moto) lists them: (key id, status).
-pub fn access_keys(endpoint: &str, user: &str) -> Vec<(String, String)> {
-    let out = block_on(iam(endpoint).list_access_keys().user_name(user).send()).unwrap();
-    let mut keys: Vec<(String, String)> = out
-        .access_key_metadata()
-        .iter()
-        .map(|k| {
-            (
-                k.access_key_id().unwrap_or_default().to_string(),
-                k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
 }
 
 /// A tokio runtime for the SDK clients the tests use to read state back.
@@ -499,6 +535,12 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    sdk_config_in(endpoint, "us-east-1", None)
+}
+
+/// The SDK configuration with the test credentials against `endpoint` in `region`; `max_attempts`,
+/// when given, replaces the SDK's default retries.
+pub fn sdk_config_in(endpoint: &str, region: &str, max_attempts: Option<u32>) -> aws_config::SdkConfig {
     let creds = aws_credential_types::Credentials::new(
         TEST_ACCESS_KEY_ID,
         TEST_SECRET_ACCESS_KEY,
@@ -506,13 +548,14 @@ fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         None,
         "tests",
     );
-    block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds)
-            .load(),
-    )
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds);
+    if let Some(n) = max_attempts {
+        loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(n));
+    }
+    block_on(loader.load())
 }
 
 /// Sets the test credentials in this process's environment, for tests that call the library's own

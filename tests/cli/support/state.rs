@@ -86,20 +86,7 @@ pub fn sesctl(proxy: &FaultProxy, args: &[String]) -> Run {
 
 /// key id → secret access key, from the recorded CreateAccessKey answers.
 pub fn recorded_keys(proxy: &FaultProxy) -> HashMap<String, String> {
-    let (_, body) = super::http("GET", &format!("{}/__proxy/log", proxy.url), "").unwrap();
-    let log: Value = serde_json::from_str(&body).unwrap();
-    let field = |r: &str, name: &str| -> Option<String> {
-        let open = format!("<{name}>");
-        let start = r.find(&open)? + open.len();
-        let end = r[start..].find(&format!("</{name}>"))? + start;
-        Some(r[start..end].to_string())
-    };
-    log.as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["response"].as_str())
-        .filter_map(|r| Some((field(r, "AccessKeyId")?, field(r, "SecretAccessKey")?)))
-        .collect()
+    super::fixtures::recorded_key_pairs(proxy).into_iter().collect()
 }
 
 /// The v4 SMTP password of a secret access key for [`REGION`].
@@ -326,15 +313,12 @@ pub fn smtp_user_with_secret(url: &str, user: &str, secret: &str) -> String {
         .unwrap()
         .access_key
         .unwrap();
-    let value = json!({
-        "username": key.access_key_id,
-        "password": smtp_password(&key.secret_access_key),
-        "host": format!("email-smtp.{REGION}.amazonaws.com"),
-        "port": 587,
-        "region": REGION,
-        "iam_user_name": user,
-        "access_key_id": key.access_key_id,
-    });
+    let value = super::fixtures::credential_json(
+        user,
+        &key.access_key_id,
+        &smtp_password(&key.secret_access_key),
+        REGION,
+    );
     block_on(
         super::secretsmanager(url, REGION)
             .create_secret()
