@@ -17,6 +17,31 @@ fn signal(child: &Child, signo: i32) {
     assert_eq!(rc, 0, "kill");
 }
 
+/// Waits until the child catches `signo` (its handler is installed: the signal's bit in /proc's
+/// `SigCgt`), so that a signal sent next reaches sesctl's handling and not the default action.
+fn wait_until_catching(child: &Child, signo: i32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = format!("/proc/{}/status", child.id());
+    loop {
+        let caught = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (signo - 1)) != 0);
+        if caught {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child never installed its handler for signal {signo}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn create_user_interrupted_during_create_access_key_removes_everything_it_made() {
     for (signo, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
@@ -119,12 +144,15 @@ fn a_second_signal_stops_at_once_and_says_so() {
 #[test]
 fn commands_that_change_nothing_stop_at_once() {
     // `derive` waiting on its hidden prompt's stdin: the first Ctrl-C ends it, as in any program.
-    let child = Sesctl::offline()
+    let mut child = Sesctl::offline()
         .args(["derive", "--region", "us-east-1"])
         .spawn_open_stdin();
-    std::thread::sleep(Duration::from_millis(300));
+    // stdin stays open until the run has ended: the signal, not an end of input, must end it.
+    let stdin = child.stdin.take();
+    wait_until_catching(&child, libc::SIGINT);
     signal(&child, libc::SIGINT);
     let run = Run::wait(child);
+    drop(stdin);
     assert_eq!(run.code, 130, "{}", run.all_output());
 }
 
