@@ -73,7 +73,7 @@ pub struct GlobalArgs {
     /// When to use colour on a terminal
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// audit, list, setup: run in these AWS Organization accounts: `all` (every ACTIVE one) or ID[,ID...]
+    /// audit, list, setup, migrate-inline-policy --all: run in these AWS Organization accounts: `all` (every ACTIVE one) or ID[,ID...]
     #[arg(long, global = true, value_name = "all|ID,...")]
     pub accounts: Option<String>,
     /// With --accounts: the role assumed in each member account

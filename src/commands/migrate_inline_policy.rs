@@ -1,28 +1,73 @@
 //! `sesctl migrate-inline-policy [USER_NAME...] [--all]`: move pre-September-2024 SMTP users from
-//! their inline policy onto the sending group. Settings and output here; the work is in
-//! [`crate::workflows::migrate`], after one run of [`crate::workflows::setup`].
+//! their inline policy onto the sending group, in one account or (`--all --accounts`) in every
+//! account of an AWS Organization that is named. Settings and output here; the work is in
+//! [`crate::workflows::migrate`], after one run of [`crate::workflows::setup`] in each account.
 
 use anyhow::Context as _;
+use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 
+use super::accounts::{self, Selection, Status as AccountStatus};
 use super::Context;
-use crate::cli::MigrateArgs;
-use crate::error::Outcome;
-use crate::workflows::migrate::{self, Assessment, Job, MigrationReport, Step, UserOutcome};
-use crate::workflows::setup;
+use crate::aws::Aws;
+use crate::cli::{MigrateArgs, OutputFormat};
+use crate::error::{escape_controls, Outcome};
+use crate::output::migrate::MigrationText;
+use crate::workflows::migrate::{self, Assessment, Confirm, Job, MigrationReport, Step, Totals, UserOutcome};
+use crate::workflows::setup::{self, SetupState};
+use crate::workflows::PlannedCall;
 
-pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
-    let names = user_names(&args.users)?;
-    let concurrency = usize::from(args.concurrency);
-    let aws = ctx.aws().await?;
+/// One account's users, read and assessed: each user's outcome where it is already known, the jobs
+/// of the users with work, and the sending group's state where some inline policy is to be deleted.
+struct AccountPlan {
+    outcomes: Vec<Option<UserOutcome>>,
+    jobs: Vec<(usize, Job)>,
+    setup_state: Option<SetupState>,
+    confirm: Confirm,
+}
+
+impl AccountPlan {
+    /// The setup calls that run before the users (none when the group is ready or not needed).
+    fn setup_calls(&self) -> Vec<PlannedCall> {
+        self.setup_state
+            .as_ref()
+            .map(|s| s.plan().calls)
+            .unwrap_or_default()
+    }
+
+    /// `--dry-run`: every user, those with work shown with the steps they would go through.
+    fn planned(mut self) -> Vec<UserOutcome> {
+        for (i, job) in &self.jobs {
+            self.outcomes[*i] = Some(UserOutcome::planned(
+                &job.user,
+                &job.steps,
+                job.note.clone(),
+                self.confirm,
+            ));
+        }
+        self.outcomes.into_iter().flatten().collect()
+    }
+
+    /// Every user, those with work as `done` says, in the order read.
+    fn finished(mut self, done: Vec<UserOutcome>) -> Vec<UserOutcome> {
+        for ((i, _), outcome) in self.jobs.iter().zip(done) {
+            self.outcomes[*i] = Some(outcome);
+        }
+        self.outcomes.into_iter().flatten().collect()
+    }
+}
+
+/// Reads and assesses the users (every candidate with `--all`, else `names`) of the account `aws` is
+/// signed for. Changes nothing.
+async fn plan(aws: &Aws, all: bool, names: &[String], concurrency: usize) -> anyhow::Result<AccountPlan> {
     let iam = aws.iam();
-
-    let read = if args.all {
+    let read = if all {
         migrate::read_account(&iam)
             .await
             .context("finding the users to migrate failed; nothing was changed")?
     } else {
-        migrate::read_named(&iam, &names, concurrency)
+        migrate::read_named(&iam, names, concurrency)
             .await
             .context("reading the users failed; nothing was changed")?
     };
@@ -73,32 +118,60 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     } else {
         None
     };
-    let setup_calls = setup_state.as_ref().map(|s| s.plan().calls).unwrap_or_default();
     let confirming = jobs
         .iter()
         .filter(|(_, j)| j.steps.contains(&Step::ConfirmMembership))
         .count();
     let confirm = migrate::confirmation(confirming, read.group_members);
+    Ok(AccountPlan {
+        outcomes,
+        jobs,
+        setup_state,
+        confirm,
+    })
+}
+
+/// Makes the sending group ready where the plan needs it. A setup that fails changes no user.
+async fn prepare(aws: &Aws, plan: &AccountPlan) -> anyhow::Result<()> {
+    if let Some(state) = &plan.setup_state {
+        setup::apply(&aws.iam(), state)
+            .await
+            .context("making the sending group ready failed; no user was changed")?;
+    }
+    Ok(())
+}
+
+/// Carries out the plan's jobs, `concurrency` users at a time; `on_done` is called as each user
+/// finishes. Returns every user of the plan.
+async fn migrate(
+    aws: &Aws,
+    plan: AccountPlan,
+    concurrency: usize,
+    on_done: impl Fn(&UserOutcome),
+) -> Vec<UserOutcome> {
+    let jobs: Vec<Job> = plan.jobs.iter().map(|(_, j)| j.clone()).collect();
+    let done = migrate::migrate_users(&aws.iam(), &jobs, concurrency, plan.confirm, on_done).await;
+    plan.finished(done)
+}
+
+pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
+    if let Some(selection) = ctx.accounts()? {
+        return exec_accounts(ctx, &args, &selection).await;
+    }
+    let names = user_names(&args.users)?;
+    let concurrency = usize::from(args.concurrency);
+    let aws = ctx.aws().await?;
+    let plan = plan(aws, args.all, &names, concurrency).await?;
+    let setup_calls = plan.setup_calls();
 
     if ctx.global.dry_run {
-        for (i, job) in &jobs {
-            outcomes[*i] = Some(UserOutcome::planned(
-                &job.user,
-                &job.steps,
-                job.note.clone(),
-                confirm,
-            ));
-        }
-        return finish(
-            ctx,
-            MigrationReport::new(true, setup_calls, outcomes.into_iter().flatten().collect()),
-        );
+        return finish(ctx, MigrationReport::new(true, setup_calls, plan.planned()));
     }
 
-    if args.all && !jobs.is_empty() {
+    if args.all && !plan.jobs.is_empty() {
         let question = format!(
             "Migrate {} user(s) onto group {} and delete their inline policy {}?",
-            jobs.len(),
+            plan.jobs.len(),
             setup::GROUP,
             setup::POLICY
         );
@@ -108,30 +181,18 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    if let Some(state) = &setup_state {
-        setup::apply(&iam, state)
-            .await
-            .context("making the sending group ready failed; no user was changed")?;
-    }
-
-    if !jobs.is_empty() {
+    prepare(aws, &plan).await?;
+    if !plan.jobs.is_empty() {
         ctx.printer.status(format!(
             "Migrating {} user(s), {} at a time...",
-            jobs.len(),
+            plan.jobs.len(),
             concurrency
         ));
     }
-    let bar = progress_bar(ctx, jobs.len());
-    let job_list: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
-    let done = migrate::migrate_users(&iam, &job_list, concurrency, confirm, |_| bar.inc(1)).await;
+    let bar = progress_bar(ctx, plan.jobs.len());
+    let users = migrate(aws, plan, concurrency, |_| bar.inc(1)).await;
     bar.finish_and_clear();
-    for ((i, _), outcome) in jobs.iter().zip(done) {
-        outcomes[*i] = Some(outcome);
-    }
-    finish(
-        ctx,
-        MigrationReport::new(false, setup_calls, outcomes.into_iter().flatten().collect()),
-    )
+    finish(ctx, MigrationReport::new(false, setup_calls, users))
 }
 
 /// The named users, checked before any AWS call; a name given twice is migrated once.
@@ -158,10 +219,255 @@ fn progress_bar(ctx: &Context, len: usize) -> ProgressBar {
 }
 
 fn finish(ctx: &Context, report: MigrationReport) -> anyhow::Result<Outcome> {
-    ctx.printer.result(&report)?;
+    match ctx.printer.format {
+        OutputFormat::Json => ctx.printer.json(&report)?,
+        _ => ctx.printer.text(&MigrationText(&report))?,
+    }
     Ok(if report.has_failures() {
         Outcome::Failed
     } else {
         Outcome::Done
     })
+}
+
+/// One account of `migrate-inline-policy --accounts`.
+#[derive(Debug, Serialize)]
+pub struct AccountMigration {
+    pub account_id: String,
+    pub status: AccountStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The setup calls made in the account before its users (dry run: that would be made).
+    pub setup: Vec<PlannedCall>,
+}
+
+/// A user of the report, with its account.
+#[derive(Debug, Serialize)]
+pub struct AccountUser {
+    pub account_id: String,
+    #[serde(flatten)]
+    pub outcome: UserOutcome,
+}
+
+/// What `migrate-inline-policy --accounts` prints: the single-account document with `account_id` on
+/// every user and an `accounts` array (each account's status and setup calls).
+#[derive(Debug, Serialize)]
+pub struct AccountsMigrationReport {
+    pub dry_run: bool,
+    pub accounts: Vec<AccountMigration>,
+    pub users: Vec<AccountUser>,
+    pub totals: Totals,
+}
+
+impl AccountsMigrationReport {
+    fn new(dry_run: bool, accounts: Vec<AccountMigration>, users: Vec<AccountUser>) -> Self {
+        let totals = MigrationReport::new(
+            dry_run,
+            Vec::new(),
+            users.iter().map(|u| u.outcome.clone()).collect(),
+        )
+        .totals;
+        AccountsMigrationReport {
+            dry_run,
+            accounts,
+            users,
+            totals,
+        }
+    }
+
+    pub(crate) fn failed_accounts(&self) -> usize {
+        self.accounts
+            .iter()
+            .filter(|a| a.status == AccountStatus::Failed)
+            .count()
+    }
+
+    /// One account's part, as the single-account report.
+    pub(crate) fn account_report(&self, account: &AccountMigration) -> MigrationReport {
+        MigrationReport::new(
+            self.dry_run,
+            account.setup.clone(),
+            self.users
+                .iter()
+                .filter(|u| u.account_id == account.account_id)
+                .map(|u| u.outcome.clone())
+                .collect(),
+        )
+    }
+}
+
+/// An account as read: its plan, or why it could not be entered or read.
+struct AccountRead {
+    account_id: String,
+    read: Result<(Aws, AccountPlan), String>,
+}
+
+/// `migrate-inline-policy --all --accounts`: every account is read and assessed first (changing
+/// nothing), then, after one confirmation naming the accounts and the users, each account is migrated
+/// as a single account is, `--account-concurrency` accounts at once.
+async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection) -> anyhow::Result<Outcome> {
+    let concurrency = usize::from(args.concurrency);
+    let results = accounts::run_each(ctx, selection, "migrate", |_id: String, aws: Aws| async move {
+        let plan = plan(&aws, true, &[], concurrency).await?;
+        Ok((aws, plan))
+    })
+    .await?;
+    let reads: Vec<AccountRead> = results
+        .into_iter()
+        .map(|r| AccountRead {
+            account_id: r.account_id,
+            read: r.result,
+        })
+        .collect();
+
+    let with_work: Vec<(&str, usize)> = reads
+        .iter()
+        .filter_map(|r| match &r.read {
+            Ok((_, plan)) if !plan.jobs.is_empty() => Some((r.account_id.as_str(), plan.jobs.len())),
+            _ => None,
+        })
+        .collect();
+    let users_with_work: usize = with_work.iter().map(|(_, n)| n).sum();
+
+    if ctx.global.dry_run {
+        let mut accounts = Vec::new();
+        let mut users = Vec::new();
+        for r in reads {
+            match r.read {
+                Ok((_, plan)) => {
+                    accounts.push(ok_account(&r.account_id, plan.setup_calls()));
+                    users.extend(with_account(&r.account_id, plan.planned()));
+                }
+                Err(e) => accounts.push(failed_account(&r.account_id, e)),
+            }
+        }
+        return finish_accounts(ctx, AccountsMigrationReport::new(true, accounts, users));
+    }
+
+    if users_with_work > 0 {
+        let question = format!(
+            "Migrate {users_with_work} user(s) in {} account(s) ({}) onto group {} and delete their inline policy {}?",
+            with_work.len(),
+            name_accounts(&with_work),
+            setup::GROUP,
+            setup::POLICY
+        );
+        if !ctx.confirm(&question)? {
+            ctx.printer.status("Cancelled; nothing was changed.");
+            return Ok(Outcome::Failed);
+        }
+        ctx.printer.status(format!(
+            "Migrating {users_with_work} user(s) in {} account(s), {concurrency} at a time in each...",
+            with_work.len()
+        ));
+    }
+
+    let bar = progress_bar(ctx, users_with_work);
+    let bar = &bar;
+    let done: Vec<(AccountMigration, Vec<AccountUser>)> = stream::iter(reads)
+        .map(|r| async move {
+            let (aws, plan) = match r.read {
+                Ok(read) => read,
+                Err(e) => return (failed_account(&r.account_id, e), Vec::new()),
+            };
+            let setup_calls = plan.setup_calls();
+            match prepare(&aws, &plan).await {
+                Ok(()) => {
+                    let outcomes = migrate(&aws, plan, concurrency, |_| bar.inc(1)).await;
+                    let users = with_account(&r.account_id, outcomes).collect();
+                    (ok_account(&r.account_id, setup_calls), users)
+                }
+                Err(e) => {
+                    let e = escape_controls(&format!("{e:#}"));
+                    eprintln!("sesctl: error: account {} failed: {e}", r.account_id);
+                    (failed_account(&r.account_id, e), Vec::new())
+                }
+            }
+        })
+        .buffered(usize::from(ctx.global.account_concurrency))
+        .collect()
+        .await;
+    bar.finish_and_clear();
+
+    let (accounts, users): (Vec<AccountMigration>, Vec<Vec<AccountUser>>) = done.into_iter().unzip();
+    let users = users.into_iter().flatten().collect();
+    finish_accounts(ctx, AccountsMigrationReport::new(false, accounts, users))
+}
+
+fn ok_account(id: &str, setup: Vec<PlannedCall>) -> AccountMigration {
+    AccountMigration {
+        account_id: id.to_string(),
+        status: AccountStatus::Ok,
+        error: None,
+        setup,
+    }
+}
+
+fn failed_account(id: &str, error: String) -> AccountMigration {
+    AccountMigration {
+        account_id: id.to_string(),
+        status: AccountStatus::Failed,
+        error: Some(error),
+        setup: Vec::new(),
+    }
+}
+
+fn with_account(id: &str, outcomes: Vec<UserOutcome>) -> impl Iterator<Item = AccountUser> + '_ {
+    outcomes.into_iter().map(move |outcome| AccountUser {
+        account_id: id.to_string(),
+        outcome,
+    })
+}
+
+/// The accounts with users to migrate and how many in each, for the confirmation: the first ten,
+/// then how many more.
+fn name_accounts(with_work: &[(&str, usize)]) -> String {
+    const SHOWN: usize = 10;
+    let mut named: Vec<String> = with_work
+        .iter()
+        .take(SHOWN)
+        .map(|(id, n)| format!("{id}: {n}"))
+        .collect();
+    if with_work.len() > SHOWN {
+        named.push(format!("and {} more", with_work.len() - SHOWN));
+    }
+    named.join(", ")
+}
+
+fn finish_accounts(ctx: &Context, report: AccountsMigrationReport) -> anyhow::Result<Outcome> {
+    super::report_done(ctx, &report)?;
+    let failed = report.failed_accounts();
+    if failed > 0 {
+        ctx.printer.warn(format!(
+            "{failed} account(s) could not be migrated (named above); run again for them"
+        ));
+    }
+    let failed_users = report.users.iter().any(|u| {
+        matches!(
+            u.outcome.status,
+            migrate::Status::Failed | migrate::Status::NotFound
+        )
+    });
+    Ok(if failed > 0 || failed_users {
+        Outcome::Failed
+    } else {
+        Outcome::Done
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confirmation_names_ten_accounts_then_counts_the_rest() {
+        let ids: Vec<String> = (0..12).map(|i| format!("1111111111{i:02}")).collect();
+        let with_work: Vec<(&str, usize)> = ids.iter().map(|id| (id.as_str(), 2)).collect();
+        let named = name_accounts(&with_work);
+        assert!(named.starts_with("111111111100: 2, 111111111101: 2"), "{named}");
+        assert!(named.contains("111111111109: 2"), "{named}");
+        assert!(!named.contains("111111111110"), "{named}");
+        assert!(named.ends_with("and 2 more"), "{named}");
+        assert_eq!(name_accounts(&with_work[..1]), "111111111100: 2");
+    }
 }

@@ -141,8 +141,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ));
     }
     if let Some(spec) = &ctx.global.accounts {
-        if !matches!(cli.command, Command::Audit(_) | Command::List(_) | Command::Setup) {
-            return Err(usage("--accounts is for `audit`, `list` and `setup`"));
+        match &cli.command {
+            Command::Audit(_) | Command::List(_) | Command::Setup => {}
+            Command::MigrateInlinePolicy(args) if args.all => {}
+            Command::MigrateInlinePolicy(_) => {
+                return Err(usage(
+                    "migrate-inline-policy --accounts takes --all (the users are found in each account), not user names",
+                ))
+            }
+            _ => {
+                return Err(usage(
+                    "--accounts is for `audit`, `list`, `setup` and `migrate-inline-policy --all`",
+                ))
+            }
         }
         accounts::parse(spec)?;
     }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod list;
+pub mod migrate;
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};

@@ -21,7 +21,9 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::support::pins::{audit_report, exercised, list_report, pinned, setup_accounts_report};
+use crate::support::pins::{
+    audit_report, exercised, list_report, migration_accounts_report, pinned, setup_accounts_report,
+};
 use crate::support::{self, FaultProxy, Moto, Sesctl};
 
 struct Org {
@@ -417,11 +419,11 @@ fn a_malformed_account_id_or_a_command_without_accounts_support_is_exit_2_before
         ),
         (
             vec!["delete-user", "x", "--accounts", "all"],
-            "--accounts is for `audit`, `list` and `setup`",
+            "--accounts is for `audit`, `list`, `setup` and `migrate-inline-policy --all`",
         ),
         (
-            vec!["migrate-inline-policy", "--all", "--accounts", "all"],
-            "--accounts is for",
+            vec!["migrate-inline-policy", "someone", "--accounts", "all"],
+            "migrate-inline-policy --accounts takes --all",
         ),
         (
             vec!["audit", "--accounts", "all", "--account-concurrency", "0"],
@@ -544,4 +546,247 @@ fn setup_across_accounts_makes_each_sending_group_ready_once_and_reports_a_denie
         "{}",
         run.stderr
     );
+}
+
+/// (account, user, status) of every user in a migration report.
+fn migration_users(doc: &Value) -> BTreeSet<(String, String, String)> {
+    doc["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["account_id"].as_str().unwrap().to_string(),
+                u["user"].as_str().unwrap().to_string(),
+                u["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The pre-2024 (inline policy) users of the seeded organization, with `status`.
+fn inline_users(org: &Org, accounts: &[&String], status: &str) -> BTreeSet<(String, String, String)> {
+    accounts
+        .iter()
+        .flat_map(|a| {
+            org.users[*a]
+                .iter()
+                .filter(|(_, kind)| kind.as_str() == "inline")
+                .map(move |(u, _)| (a.to_string(), u.clone(), status.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converges_past_a_denied_one() {
+    // An organization of its own: the migration changes IAM in every member.
+    let org = make_org(&[]);
+    let proxy = FaultProxy::start(&org.moto);
+    let mut members: Vec<&String> = org.members.iter().collect();
+    members.sort();
+    let changes = |proxy: &FaultProxy| -> Vec<String> {
+        proxy
+            .actions()
+            .into_iter()
+            .filter(|a| {
+                [
+                    "AddUserToGroup",
+                    "DeleteUserPolicy",
+                    "UntagUser",
+                    "Create",
+                    "Attach",
+                    "Put",
+                ]
+                .iter()
+                .any(|w| a.starts_with(w))
+            })
+            .collect()
+    };
+
+    // The plan, per account: each member's pre-2024 user, nothing changed.
+    let plan = Sesctl::at(&proxy.url)
+        .args([
+            "migrate-inline-policy",
+            "--all",
+            "--accounts",
+            "all",
+            "--dry-run",
+            "-o",
+            "json",
+        ])
+        .run();
+    plan.assert_ok();
+    let doc = pinned(
+        "migrate-inline-policy --accounts --dry-run",
+        &plan,
+        &migration_accounts_report(),
+    );
+    exercised(
+        "migrate-inline-policy --accounts --dry-run",
+        &doc,
+        "/users/0/steps_done",
+    );
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(
+        statuses(&doc).len(),
+        4,
+        "the members and the caller's own account"
+    );
+    assert!(statuses(&doc).iter().all(|(_, s)| s == "ok"), "{doc}");
+    assert_eq!(
+        migration_users(&doc),
+        inline_users(&org, &members, "would_migrate")
+    );
+    assert_eq!(doc["totals"]["would_migrate"], 3, "{doc}");
+    assert!(
+        changes(&proxy).is_empty(),
+        "a dry run changes nothing: {:?}",
+        changes(&proxy)
+    );
+    let text = Sesctl::at(&proxy.url)
+        .args(["migrate-inline-policy", "--all", "--accounts", "all", "--dry-run"])
+        .run();
+    text.assert_ok();
+    for m in &members {
+        assert!(
+            text.stdout.contains(&format!("== account {m} ==")),
+            "{}",
+            text.stdout
+        );
+    }
+    assert!(
+        text.stdout.contains("4 account(s): 4 ok, 0 failed."),
+        "{}",
+        text.stdout
+    );
+
+    // Without --yes and without a terminal to ask on: the question names the accounts (in the order
+    // read: `all` is by id) and the users, and nothing is changed.
+    let refused = Sesctl::at(&proxy.url)
+        .args(["migrate-inline-policy", "--all", "--accounts", "all"])
+        .run();
+    refused.assert_code(2);
+    let question = format!(
+        "Migrate 3 user(s) in 3 account(s) ({}: 1, {}: 1, {}: 1)",
+        members[0], members[1], members[2]
+    );
+    assert!(refused.stderr.contains(&question), "{}", refused.stderr);
+    assert!(changes(&proxy).is_empty(), "{:?}", changes(&proxy));
+
+    // One member cannot be entered: the others are migrated in the guide's order, it is named.
+    let denied = members[1];
+    proxy.set_rules(json!([
+        {"action": "AssumeRole", "match": denied, "fault": "error", "status": 403, "code": "AccessDenied"}
+    ]));
+    let run = Sesctl::at(&proxy.url)
+        .args([
+            "migrate-inline-policy",
+            "--all",
+            "--accounts",
+            "all",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
+    run.assert_code(1);
+    let doc = pinned(
+        "migrate-inline-policy --accounts (one denied)",
+        &run,
+        &migration_accounts_report(),
+    );
+    assert_eq!(doc["dry_run"], false);
+    for a in doc["accounts"].as_array().unwrap() {
+        if a["account_id"] == denied.as_str() {
+            assert_eq!(a["status"], "failed", "{a}");
+            assert!(a["error"].as_str().unwrap().contains("AccessDenied"), "{a}");
+        } else {
+            assert_eq!(a["status"], "ok", "{a}");
+        }
+    }
+    let entered: Vec<&String> = members.iter().copied().filter(|m| *m != denied).collect();
+    assert_eq!(migration_users(&doc), inline_users(&org, &entered, "migrated"));
+    assert!(
+        run.stderr.contains(&format!("account {denied} failed")),
+        "named on stderr: {}",
+        run.stderr
+    );
+    let done = changes(&proxy);
+    for call in ["AddUserToGroup", "DeleteUserPolicy", "UntagUser"] {
+        assert_eq!(count(&done, call), 2, "one {call} per entered member: {done:?}");
+    }
+    for user in doc["users"].as_array().unwrap() {
+        let steps: Vec<&str> = user["steps_done"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert_eq!(steps.first(), Some(&"iam:AddUserToGroup"), "{user}");
+        assert_eq!(steps.last(), Some(&"iam:UntagUser"), "{user}");
+        assert!(steps.contains(&"iam:DeleteUserPolicy"), "{user}");
+    }
+
+    // Run again once the account can be entered: only its user is left, and then nothing.
+    proxy.set_rules(json!([]));
+    let plan = Sesctl::at(&proxy.url)
+        .args([
+            "migrate-inline-policy",
+            "--all",
+            "--accounts",
+            "all",
+            "--dry-run",
+            "-o",
+            "json",
+        ])
+        .run();
+    plan.assert_ok();
+    assert_eq!(
+        migration_users(&plan.json()),
+        inline_users(&org, &[denied], "would_migrate")
+    );
+    let rest = Sesctl::at(&proxy.url)
+        .args([
+            "migrate-inline-policy",
+            "--all",
+            "--accounts",
+            "all",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
+    rest.assert_ok();
+    assert_eq!(
+        migration_users(&rest.json()),
+        inline_users(&org, &[denied], "migrated")
+    );
+    let again = Sesctl::at(&proxy.url)
+        .args([
+            "migrate-inline-policy",
+            "--all",
+            "--accounts",
+            "all",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
+    again.assert_ok();
+    assert!(migration_users(&again.json()).is_empty(), "{}", again.stdout);
+    assert_eq!(again.json()["totals"]["users"], 0);
+
+    // The members' users now send through the group: audit finds no inline policy anywhere.
+    let audit = Sesctl::at(&proxy.url)
+        .args(["audit", "--accounts", "all", "-o", "json"])
+        .run();
+    audit.assert_ok();
+    let findings: Vec<String> = audit.json()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["findings"].as_array().unwrap().clone())
+        .filter_map(|f| f["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(!findings.iter().any(|f| f == "inline-policy"), "{findings:?}");
 }

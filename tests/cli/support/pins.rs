@@ -397,7 +397,39 @@ pub fn migration_report() -> Shape {
     ])
 }
 
-fn key_source() -> Shape {
+/// `migrate-inline-policy --all --accounts`: the single-account document with `account_id` on every
+/// user, and `accounts` (each account's status, error, and the setup calls made in it) in place of
+/// the top-level `setup`.
+pub fn migration_accounts_report() -> Shape {
+    let Shape::Object(fields) = migration_report() else {
+        unreachable!("the migration report is an object")
+    };
+    let mut fields: Vec<Field> = fields.into_iter().filter(|f| f.name != "setup").collect();
+    for f in fields.iter_mut().filter(|f| f.name == "users") {
+        let Shape::Array(user) = &mut f.shape else {
+            unreachable!("users is an array")
+        };
+        let Shape::Object(user_fields) = user.as_mut() else {
+            unreachable!("a user is an object")
+        };
+        user_fields.insert(0, req("account_id", Str));
+    }
+    fields.insert(
+        1,
+        req(
+            "accounts",
+            arr(obj(vec![
+                req("account_id", Str),
+                req("status", one_of(&["ok", "failed"])),
+                opt("error", Str),
+                req("setup", arr(planned_call())),
+            ])),
+        ),
+    );
+    obj(fields)
+}
+
+pub fn key_source() -> Shape {
     Shape::Tagged(
         "kind",
         vec![

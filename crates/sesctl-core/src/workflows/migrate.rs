@@ -17,7 +17,6 @@
 //! concurrency. Every user ends in one [`UserOutcome`]; one user's failure never stops the others.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fmt;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -29,7 +28,6 @@ use crate::aws::account::UserDetail;
 use crate::aws::iam::Iam;
 use crate::aws::{AwsError, ErrorKind};
 use crate::policy::differences_from_sending_policy;
-use crate::text::table;
 
 /// The tag the SES console put on the SMTP users it created.
 pub const TAG_KEY: &str = "InvokedBy";
@@ -361,7 +359,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn label(self) -> &'static str {
+    /// How the text report names the status.
+    pub fn label(self) -> &'static str {
         match self {
             Status::Migrated => "migrated",
             Status::Finished => "finished",
@@ -804,89 +803,6 @@ impl MigrationReport {
     }
 }
 
-fn short(action: &str) -> &str {
-    action.strip_prefix("iam:").unwrap_or(action)
-}
-
-impl fmt::Display for MigrationReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.dry_run {
-            writeln!(
-                f,
-                "Plan for `sesctl migrate-inline-policy` (dry run: nothing is changed):"
-            )?;
-        }
-        if !self.setup.is_empty() {
-            let verb = if self.dry_run { "would run" } else { "ran" };
-            writeln!(f, "Setup {verb} first:")?;
-            for c in &self.setup {
-                writeln!(f, "  {:<26} {}", c.action, c.target)?;
-            }
-        }
-        if self.users.is_empty() {
-            writeln!(
-                f,
-                "No user has the inline policy {POLICY} or the tag {TAG_KEY}={TAG_VALUE}: nothing to migrate."
-            )?;
-        } else {
-            let header = if self.dry_run {
-                ["USER", "STATUS", "STEPS", "ERROR / NOTE"]
-            } else {
-                ["USER", "STATUS", "STEPS DONE", "ERROR / NOTE"]
-            };
-            let with_detail = self.users.iter().any(|u| u.error.is_some() || u.note.is_some());
-            let columns = if with_detail { 4 } else { 3 };
-            let rows: Vec<Vec<String>> = self
-                .users
-                .iter()
-                .map(|u| {
-                    let steps = if u.steps_done.is_empty() {
-                        "-".to_string()
-                    } else {
-                        u.steps_done
-                            .iter()
-                            .map(|s| short(s))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    let detail = u.error.clone().or_else(|| u.note.clone()).unwrap_or_default();
-                    let mut row = vec![u.user.clone(), u.status.label().to_string(), steps, detail];
-                    row.truncate(columns);
-                    row
-                })
-                .collect();
-            f.write_str(&table(&header[..columns], &rows))?;
-            for u in self.users.iter().filter(|u| !u.differences.is_empty()) {
-                writeln!(
-                    f,
-                    "{}: inline policy {POLICY} differs from ses:SendRawEmail on *:",
-                    u.user
-                )?;
-                for d in &u.differences {
-                    writeln!(f, "  - {d}")?;
-                }
-            }
-        }
-        let t = &self.totals;
-        let mut parts = Vec::new();
-        if self.dry_run {
-            parts.push(format!("{} would migrate", t.would_migrate));
-        } else {
-            parts.push(format!("{} migrated", t.migrated));
-            parts.push(format!("{} finished", t.finished));
-        }
-        parts.push(format!("{} already migrated", t.already_migrated));
-        parts.push(format!("{} need a decision", t.needs_decision));
-        for (n, what) in [(t.skipped, "skipped"), (t.not_found, "not found")] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
-        parts.push(format!("{} failed", t.failed));
-        writeln!(f, "Totals: {} users: {}.", t.users, parts.join(", "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1014,7 +930,7 @@ mod tests {
     }
 
     #[test]
-    fn the_report_counts_and_renders() {
+    fn the_report_counts() {
         let users = vec![
             UserOutcome {
                 steps_done: vec!["iam:AddUserToGroup".into()],
@@ -1032,15 +948,6 @@ mod tests {
         assert_eq!(
             (r.totals.failed, r.totals.migrated, r.totals.needs_decision),
             (1, 1, 1)
-        );
-        let text = r.to_string();
-        assert!(text.contains("a     FAILED"), "{text}");
-        assert!(text.contains("  - statement 1 has a Condition"), "{text}");
-        assert!(
-            text.ends_with(
-                "Totals: 3 users: 1 migrated, 0 finished, 0 already migrated, 1 need a decision, 1 failed.\n"
-            ),
-            "{text}"
         );
     }
 }
