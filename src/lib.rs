@@ -12,7 +12,8 @@ pub mod output;
 
 // The core's modules, under the names the CLI and its tests have always used.
 pub use sesctl_core::{
-    aws, credential, error, interrupt, policy, regions, secret, smtp, smtp_password, validate, workflows,
+    aws, credential, error, interrupt, policy, regions, secret, smtp, smtp_password, validate, vocabulary,
+    workflows,
 };
 
 /// `sesctl --version`: the crate version and the commit it was built from.

@@ -89,11 +89,10 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         validate::secret_name(name)?;
     }
     let secret_tags = validate::tags(&args.secret_tags)?;
-    if let Some((k, _)) = secret_tags
-        .iter()
-        .chain(tags.iter())
-        .find(|(k, _)| k.to_ascii_lowercase().starts_with("sesctl:"))
-    {
+    if let Some((k, _)) = secret_tags.iter().chain(tags.iter()).find(|(k, _)| {
+        k.to_ascii_lowercase()
+            .starts_with(crate::vocabulary::SESCTL_TAG_PREFIX)
+    }) {
         return Err(usage(format!(
             "tag key '{}' is in sesctl's own namespace (sesctl: is set by sesctl); choose another key",
             crate::error::escape_controls(k)

@@ -22,4 +22,5 @@ pub mod smtp;
 pub mod smtp_password;
 pub mod text;
 pub mod validate;
+pub mod vocabulary;
 pub mod workflows;

@@ -11,9 +11,7 @@ use super::error::{classify, found, AwsError};
 use super::to_utc;
 use crate::secret::Secret;
 
-pub const STAGE_CURRENT: &str = "AWSCURRENT";
-pub const STAGE_PENDING: &str = "AWSPENDING";
-pub const STAGE_PREVIOUS: &str = "AWSPREVIOUS";
+pub use crate::vocabulary::{STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
 
 /// What DescribeSecret says of a secret (never its value).
 #[derive(Debug, Clone, Serialize)]

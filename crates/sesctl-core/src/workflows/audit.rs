@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
@@ -35,17 +35,9 @@ use crate::aws::ErrorKind;
 use crate::policy::{self, SEND_RAW_EMAIL};
 
 /// The tag the SES console put on the SMTP users it created before September 2024.
-pub const CONSOLE_TAG: (&str, &str) = ("InvokedBy", "SESConsole");
+pub use crate::vocabulary::CONSOLE_TAG;
 
-/// SES stopped accepting v2 SMTP passwords in 2021; keys created before this date only ever had one.
-pub fn legacy_cutoff() -> DateTime<Utc> {
-    Utc.from_utc_datetime(
-        &NaiveDate::from_ymd_opt(2019, 1, 10)
-            .expect("a valid date")
-            .and_hms_opt(0, 0, 0)
-            .expect("a valid time"),
-    )
-}
+pub use crate::vocabulary::legacy_cutoff;
 
 /// Why a user counts as an SMTP user. A user may have several reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

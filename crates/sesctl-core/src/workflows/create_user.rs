@@ -36,14 +36,7 @@ use crate::aws::secrets::Secrets;
 use crate::aws::{Aws, AwsError, ErrorKind};
 use crate::error::usage;
 
-/// Tag put on the user at iam:CreateUser, with a value unique to the run. When CreateUser's answer is
-/// lost (the call took effect, the SDK's retry then sees EntityAlreadyExists, or every attempt's
-/// answer is lost), this tag tells the run's own user from one someone else created meanwhile, so it
-/// is neither left behind nor taken over.
-pub const TAG_CREATE_RUN: &str = "sesctl:create-run";
-
-/// Tags the operator may give: IAM allows 50 per user and the run tag takes one.
-pub const MAX_USER_TAGS: usize = 49;
+pub use crate::vocabulary::{MAX_USER_TAGS, TAG_CREATE_RUN};
 
 /// What the operator asked for, already validated.
 #[derive(Debug, Clone)]

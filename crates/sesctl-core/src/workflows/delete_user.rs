@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::audit::CONSOLE_TAG;
+use crate::vocabulary::CONSOLE_TAG;
 use super::setup::{GROUP, POLICY};
 use super::{Plan, PlannedCall};
 use crate::aws::cleanup::ServiceCredential;

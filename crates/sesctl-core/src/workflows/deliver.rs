@@ -18,10 +18,7 @@ use crate::error::usage;
 use crate::regions::DEFAULT_PORT;
 use crate::secret::Secret;
 
-/// Tag on the secret naming the IAM user whose key it holds.
-pub const TAG_IAM_USER: &str = "sesctl:iam-user-name";
-/// Tag on the secret naming the SES region the password was derived for.
-pub const TAG_REGION: &str = "sesctl:region";
+pub use crate::vocabulary::{TAG_IAM_USER, TAG_REGION};
 /// The console's CSV header, exactly.
 pub const CSV_HEADER: [&str; 3] = ["IAM User Name", "Smtp Username", "Smtp Password"];
 

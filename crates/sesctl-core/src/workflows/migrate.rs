@@ -29,10 +29,8 @@ use crate::aws::iam::Iam;
 use crate::aws::{AwsError, ErrorKind};
 use crate::policy::differences_from_sending_policy;
 
-/// The tag the SES console put on the SMTP users it created.
-pub const TAG_KEY: &str = "InvokedBy";
-/// The value of [`TAG_KEY`] that marks a console-created SMTP user; any other value is left alone.
-pub const TAG_VALUE: &str = "SESConsole";
+/// The tag the SES console put on the SMTP users it created; only this value of it is removed.
+pub use crate::vocabulary::{CONSOLE_TAG_KEY as TAG_KEY, CONSOLE_TAG_VALUE as TAG_VALUE};
 
 /// Named users beyond this many are read with one account-wide read (GetAccountAuthorizationDetails,
 /// up to 1,000 users a call) instead of three reads per user: at 20 names the per-user reads cost 60
@@ -40,10 +38,10 @@ pub const TAG_VALUE: &str = "SESConsole";
 pub const ACCOUNT_READ_FROM: usize = 20;
 
 /// Users per GetAccountAuthorizationDetails page (IAM's maximum).
-const ACCOUNT_PAGE_SIZE: i32 = 1000;
+const ACCOUNT_PAGE_SIZE: i32 = crate::vocabulary::IAM_PAGE_SIZE;
 
 /// Members per iam:GetGroup page (IAM's maximum).
-pub const GROUP_PAGE_SIZE: usize = 1000;
+pub const GROUP_PAGE_SIZE: usize = crate::vocabulary::IAM_PAGE_SIZE as usize;
 
 /// Waits between reads of the memberships while a new one is not yet visible (IAM is eventually
 /// consistent). Bounded: after the last one the user is reported failed, policy kept.

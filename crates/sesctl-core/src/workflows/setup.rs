@@ -15,9 +15,8 @@ use crate::aws::iam::Iam;
 use crate::aws::{AwsError, Caller, ErrorKind};
 use crate::policy::{self, SENDING_POLICY_DOCUMENT, SEND_RAW_EMAIL};
 
-pub const GROUP: &str = "AWSSESSendingGroupDoNotRename";
-pub const POLICY: &str = "AmazonSesSendingAccess";
-const POLICY_DESCRIPTION: &str = "Allows ses:SendRawEmail for SES SMTP credentials (created by sesctl)";
+use crate::vocabulary::POLICY_DESCRIPTION;
+pub use crate::vocabulary::{GROUP, POLICY};
 
 /// How the group grants sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

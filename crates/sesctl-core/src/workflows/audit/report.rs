@@ -27,7 +27,7 @@ use crate::workflows::Progress;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Users per iam:GetAccountAuthorizationDetails page: IAM's maximum, so large accounts take few calls.
-pub const PAGE_SIZE: i32 = 1000;
+pub const PAGE_SIZE: i32 = crate::vocabulary::IAM_PAGE_SIZE;
 
 impl ReadSettings {
     /// How `audit` and `list` read an account: [`PAGE_SIZE`] users a page, `concurrency` per-user
