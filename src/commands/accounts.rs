@@ -8,7 +8,6 @@
 use std::future::Future;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 
 use super::Context;
 use crate::aws::organization::is_account_id;
@@ -46,13 +45,8 @@ pub fn parse(spec: &str) -> anyhow::Result<Selection> {
     Ok(Selection::Ids(ids))
 }
 
-/// The status of one account in the JSON documents' `accounts` array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Failed,
-}
+/// The status of one account in the JSON documents' `accounts` array (one type for every command).
+pub use crate::workflows::audit::report::AccountStatus as Status;
 
 /// What was done in one account.
 pub struct AccountResult<T> {
