@@ -9,7 +9,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::vocabulary::CONSOLE_TAG;
 use super::setup::{GROUP, POLICY};
 use super::{Plan, PlannedCall};
 use crate::aws::cleanup::ServiceCredential;
@@ -18,6 +17,7 @@ use crate::aws::secrets::{Secrets, STAGE_CURRENT};
 use crate::aws::{AwsError, ErrorKind};
 use crate::credential::StoredCredential;
 use crate::policy::{self, SEND_RAW_EMAIL};
+use crate::vocabulary::CONSOLE_TAG;
 
 /// Everything the user holds, as read before any change.
 #[derive(Debug, Clone)]
