@@ -470,3 +470,42 @@ fn no_secret_reaches_the_logs_at_trace() {
         "a CreateAccessKey answer is in the logs"
     );
 }
+
+#[test]
+fn a_secret_in_the_smtp_variables_shape_is_rotated_in_that_shape() {
+    // Another tool's shape that names the IAM user and the region: the function rotates it, and the
+    // fields its consumers read (SMTP_USERNAME, SMTP_PASSWORD, their own) hold the new credential.
+    let w = world("lambdavars");
+    let current = w.value("AWSCURRENT").unwrap();
+    let old = current["access_key_id"].as_str().unwrap().to_string();
+    let shaped = serde_json::json!({
+        "SMTP_USERNAME": old,
+        "SMTP_PASSWORD": current["password"],
+        "iam_user_name": w.user,
+        "region": REGION,
+        "team": "mail",
+    });
+    block_on(
+        support::secretsmanager(&w.moto.url, REGION)
+            .put_secret_value()
+            .secret_id(&w.secret)
+            .secret_string(shaped.to_string())
+            .send(),
+    )
+    .unwrap();
+    let f = w.function(&[]);
+    let token = w.start_rotation();
+    f.rotate(&w.secret, &token)
+        .unwrap_or_else(|e| panic!("{e}\n{}", f.logs()));
+
+    let v = w.value("AWSCURRENT").unwrap();
+    let new = v["SMTP_USERNAME"].as_str().unwrap().to_string();
+    assert_ne!(new, old, "{v}");
+    assert_eq!(v["access_key_id"], new.as_str(), "{v}");
+    assert_eq!(v["SMTP_PASSWORD"], v["password"], "{v}");
+    assert_ne!(v["SMTP_PASSWORD"], current["password"], "the new password: {v}");
+    assert_eq!(v["team"], "mail", "{v}");
+    assert_eq!(w.status_of(&new).as_deref(), Some("Active"));
+    // `verify` reads SMTP_USERNAME/SMTP_PASSWORD from this shape: the new pair logs in.
+    w.assert_current_logs_in();
+}
