@@ -248,3 +248,118 @@ fn a_user_another_migrate_run_finished_is_reported_already_migrated() {
     );
     assert!(legacy::state(&moto.url, &user).can_send());
 }
+
+#[test]
+fn an_unanswered_attempt_never_deletes_the_key_another_rotation_rolled_out_meanwhile() {
+    // A's CreateAccessKey is held and then dropped without an answer (it never reached IAM); B
+    // rotates to its end meanwhile. A then finds a key it did not have: before, A took it for its own
+    // attempt's and deleted it, which left AWSCURRENT naming a deleted key. B's key is recognised as
+    // another run's (a stage names it, the old key was retired) and left.
+    for delivery in ["secret", "csv"] {
+        let w = world(&format!("racelost{delivery}"));
+        let original = w.current_key();
+        let proxy = FaultProxy::start(&w.moto);
+        proxy.set_rules(json!([
+            {"action": "CreateAccessKey", "fault": "hang", "seconds": 4, "times": 1}
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("a.csv");
+        let mut a_args = vec![
+            "rotate".to_string(),
+            w.user.clone(),
+            "--region".into(),
+            REGION.into(),
+        ];
+        match delivery {
+            "secret" => a_args.extend(["--secret-name".into(), w.secret.clone()]),
+            _ => a_args.extend(["--csv".into(), csv.display().to_string()]),
+        }
+        let a = Sesctl::at(&proxy.url).args(&a_args).spawn();
+        proxy.wait_for("CreateAccessKey");
+
+        Sesctl::at(&w.moto.url)
+            .args(["rotate", &w.user, "--secret-name", &w.secret, "--region", REGION])
+            .run()
+            .assert_ok();
+        let winner = w.current_key();
+        assert_ne!(winner, original);
+
+        let a = Run::wait(a);
+        assert_eq!(a.code, 1, "{delivery}: {}", a.all_output());
+        assert!(
+            a.stderr.contains(&format!("key {winner} appeared"))
+                && a.stderr.contains("another run's new key")
+                && a.stderr.contains("left as it is"),
+            "{delivery}: A names B's key and leaves it: {}",
+            a.stderr
+        );
+        w.assert_current_is_active();
+        assert_eq!(w.current_key(), winner);
+        assert!(!csv.exists(), "A delivered nothing");
+        let mut expected = vec![
+            (original.clone(), "Inactive".to_string()),
+            (winner.clone(), "Active".to_string()),
+        ];
+        expected.sort();
+        assert_eq!(w.keys(), expected, "{delivery}");
+    }
+}
+
+#[test]
+fn a_csv_rotation_whose_new_key_was_removed_after_delivery_leaves_the_old_key_active() {
+    // The check before retiring the old key (a ListAccessKeys after the delivery) is held; meanwhile
+    // someone deletes the new key. Retiring the old key then would leave the user without a working one.
+    let w = world("racecsvretire");
+    let original = w.current_key();
+    let proxy = FaultProxy::start(&w.moto);
+    proxy.set_rules(json!([
+        {"action": "ListAccessKeys", "fault": "delay", "seconds": 3, "skip": 1}
+    ]));
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("new.csv");
+    let a = Sesctl::at(&proxy.url)
+        .args(["rotate", &w.user, "--region", REGION, "--csv"])
+        .args([&csv])
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proxy.actions().iter().filter(|a| *a == "ListAccessKeys").count() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", proxy.actions());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let delivered = std::fs::read_to_string(&csv).unwrap();
+    let new_key = delivered
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    block_on(
+        support::iam(&w.moto.url)
+            .delete_access_key()
+            .user_name(&w.user)
+            .access_key_id(&new_key)
+            .send(),
+    )
+    .unwrap();
+
+    let a = Run::wait(a);
+    assert_eq!(a.code, 1, "{}", a.all_output());
+    assert!(
+        a.stderr.contains(&format!("the new key {new_key} was delivered"))
+            && a.stderr
+                .contains(&format!("the old key {original} was left active")),
+        "{}",
+        a.stderr
+    );
+    assert_eq!(w.keys(), vec![(original, "Active".to_string())]);
+    assert!(
+        !proxy
+            .actions()
+            .iter()
+            .any(|a| a == "UpdateAccessKey" || a == "DeleteAccessKey"),
+        "{:?}",
+        proxy.actions()
+    );
+}

@@ -300,9 +300,10 @@ pub struct RotationPlan {
     /// The key to retire once the new credential is current (`None`: nothing to retire).
     pub old_key: Option<AccessKey>,
     pub old_key_action: OldKeyAction,
-    /// The user's key ids before this run creates one, to tell a key that a failed CreateAccessKey
-    /// left behind from the keys that were there.
-    pub keys_before: Vec<String>,
+    /// The user's keys before this run creates one (with their status), to tell a key that a failed
+    /// CreateAccessKey left behind from the keys that were there, and to notice another run's
+    /// retirement of one of them.
+    pub keys_before: Vec<AccessKey>,
     pub notes: Vec<String>,
 }
 
@@ -444,7 +445,7 @@ pub fn plan_rotation(
         new_key,
         old_key,
         old_key_action: request.old_key_action,
-        keys_before: user.keys.iter().map(|k| k.id.clone()).collect(),
+        keys_before: user.keys.clone(),
         notes,
     })
 }
@@ -782,7 +783,7 @@ pub async fn rotate_in_secret(
         }
         NewKey::Create => {
             interrupted_before_any_change()?;
-            let key = create_key(iam, user, &plan.keys_before).await?;
+            let key = create_key(iam, plan, Some((secrets, target))).await?;
             let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
             drop(key.secret);
             // Every field of the current value is kept (what its consumers read), in its shape.
@@ -957,7 +958,7 @@ pub async fn rotate_and_deliver(
     interrupted_before_any_change()?;
     delete_inactive_first(iam, plan, &mut report).await?;
     interrupted_before_any_change()?;
-    let key = create_key(iam, user, &plan.keys_before).await?;
+    let key = create_key(iam, plan, None).await?;
     let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
     drop(key.secret);
     report.access_key_id = key.id.clone();
@@ -988,6 +989,32 @@ pub async fn rotate_and_deliver(
     }
     drop(credential);
     if let Some(old) = &plan.old_key {
+        // Just before retiring: the new key must still exist and be active. Another run (or a person)
+        // may have removed it; retiring the old key then would leave the user without a working one.
+        let new_key_active = iam.list_access_keys(user).await.map(|keys| {
+            keys.iter()
+                .any(|k| k.id == key.id && k.status == KeyStatus::Active)
+        });
+        match new_key_active {
+            Ok(true) => {}
+            Ok(false) => anyhow::bail!(
+                "the new key {} was delivered, but someone else (another sesctl run, or a person) deleted or \
+                 deactivated it before the old key was retired, so the old key {} was left {}: keep using \
+                 the old credential and run the rotation again",
+                key.id,
+                old.id,
+                old.status.to_string().to_lowercase()
+            ),
+            Err(e) => anyhow::bail!(
+                "the new key {} was delivered, but checking that it is still active before retiring the old \
+                 key failed ({e}), so the old key {} was left {}; once the new key is confirmed, retire \
+                 it (aws iam update-access-key --user-name {user} --access-key-id {} --status Inactive)",
+                key.id,
+                old.id,
+                old.status.to_string().to_lowercase(),
+                old.id
+            ),
+        }
         report.old_key = Some(
             retire_old_key(iam, user, old, plan.old_key_action)
                 .await
@@ -1085,9 +1112,11 @@ async fn delete_inactive_first(
 /// credential that run is rolling out).
 async fn create_key(
     iam: &Iam,
-    user: &str,
-    known: &[String],
+    plan: &RotationPlan,
+    secret: Option<(&Secrets, &SecretTarget)>,
 ) -> anyhow::Result<crate::aws::iam::NewAccessKey> {
+    let user = plan.user_name.as_str();
+    let known: Vec<&str> = plan.keys_before.iter().map(|k| k.id.as_str()).collect();
     let attempts = iam.max_attempts();
     let mut pause = std::time::Duration::from_millis(200);
     let mut notes = String::new();
@@ -1102,8 +1131,24 @@ async fn create_key(
             e.kind,
             ErrorKind::LimitExceeded | ErrorKind::AccessDenied | ErrorKind::Invalid | ErrorKind::NotFound
         );
+        let mut another_run = false;
         if let Ok(keys) = iam.list_access_keys(user).await {
-            for other in keys.iter().filter(|k| !known.contains(&k.id)) {
+            for other in keys.iter().filter(|k| !known.contains(&k.id.as_str())) {
+                let claimed = if refused {
+                    None
+                } else {
+                    another_runs_key(iam, plan, &keys, &other.id, secret).await
+                };
+                if let Some(why) = claimed {
+                    another_run = true;
+                    notes.push_str(&format!(
+                        "; key {id} appeared on {user} while this run's attempt went unanswered, and it is \
+                         another run's new key ({why}): left as it is (do not run two rotations of one user \
+                         at once)",
+                        id = other.id
+                    ));
+                    continue;
+                }
                 if refused {
                     notes.push_str(&format!(
                         "; key {id} appeared on {user} while this run was creating one: another run's new \
@@ -1135,7 +1180,7 @@ async fn create_key(
         } else {
             attempts
         };
-        if refused || !transient || attempt >= limit {
+        if refused || another_run || !transient || attempt >= limit {
             return Err(anyhow!(
                 "creating the new access key failed: {e}{notes}; the old key and the secret are untouched"
             ));
@@ -1144,6 +1189,71 @@ async fn create_key(
         tokio::time::sleep(pause).await;
         pause *= 2;
     }
+}
+
+/// Whether a key that appeared after an unanswered CreateAccessKey attempt is another run's rather
+/// than that attempt's, and why: a stage of the secret names it (another rotation stored it), a key
+/// the user had before this run was retired or deleted meanwhile by someone other than this run
+/// (another rotation finished), or the key has been used (someone holds its secret). An attempt's own
+/// key is none of these. A check that cannot be made counts as "another run's": the key is then left,
+/// never deleted on a guess.
+async fn another_runs_key(
+    iam: &Iam,
+    plan: &RotationPlan,
+    keys_now: &[AccessKey],
+    key_id: &str,
+    secret: Option<(&Secrets, &SecretTarget)>,
+) -> Option<String> {
+    let deleted_by_this_run = [&plan.delete_inactive_key, &plan.delete_previous_key];
+    for before in &plan.keys_before {
+        if deleted_by_this_run
+            .iter()
+            .any(|d| d.as_deref() == Some(before.id.as_str()))
+        {
+            continue;
+        }
+        match keys_now.iter().find(|k| k.id == before.id) {
+            None => return Some(format!("key {} was deleted meanwhile", before.id)),
+            Some(k) if k.status != before.status => {
+                return Some(format!(
+                    "key {} was made {} meanwhile",
+                    before.id,
+                    k.status.to_string().to_lowercase()
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    match iam.access_key_last_used(key_id).await {
+        Ok(used) if used.date.is_some() => return Some("it has been used".to_string()),
+        Ok(_) => {}
+        Err(e) => return Some(format!("its last use could not be read: {e}")),
+    }
+    let (secrets, target) = secret?;
+    let info = match secrets.describe(&target.arn).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return Some(format!("secret {} could not be found to check", target.name)),
+        Err(e) => return Some(format!("secret {}'s stages could not be read: {e}", target.name)),
+    };
+    for (version, stages) in info.versions.iter().filter(|(_, s)| !s.is_empty()) {
+        match secrets.get_version(&target.arn, version).await {
+            Ok(Some(v)) => {
+                let named =
+                    crate::credential::StoredCredential::parse(&v.value).is_ok_and(|c| c.username == key_id);
+                if named {
+                    return Some(format!("secret {}'s {} names it", target.name, stages.join(", ")));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Some(format!(
+                    "secret {}'s versions could not be read: {e}",
+                    target.name
+                ))
+            }
+        }
+    }
+    None
 }
 
 /// Undoes a rotation that failed before promotion: deletes the new key, then removes its pending
