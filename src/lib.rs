@@ -7,13 +7,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod error;
 pub mod input;
 pub mod output;
 
 // The core's modules, under the names the CLI and its tests have always used.
 pub use sesctl_core::{
-    aws, credential, error, interrupt, policy, regions, secret, smtp, smtp_password, validate, vocabulary,
-    workflows,
+    aws, credential, interrupt, policy, regions, secret, smtp, smtp_password, validate, vocabulary, workflows,
 };
 
 /// `sesctl --version`: the crate version and the commit it was built from.

@@ -13,7 +13,7 @@ use crate::aws::Aws;
 use crate::cli::{AuditArgs, FailOn, OutputFormat};
 use crate::error::Outcome;
 use crate::output::audit::{audit_csv, warn_key_source, AuditText};
-use crate::workflows::audit::report::{self, AccountsInventory, AuditReport};
+use crate::workflows::audit::report::{self, AccountsInventory, AuditReport, Verdict};
 use crate::workflows::audit::{read_inventory, ReadSettings, Rules, Severity};
 use crate::workflows::NoProgress;
 
@@ -61,7 +61,11 @@ pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
             color: ctx.printer.color,
         })?,
     }
-    let outcome = report.outcome(args.fail_on.map(threshold));
+    let outcome = match report.verdict(args.fail_on.map(threshold)) {
+        Verdict::Clean => Outcome::Done,
+        Verdict::Incomplete => Outcome::Failed,
+        Verdict::Findings => Outcome::Findings,
+    };
     if report.summary.unreadable_users > 0 {
         ctx.printer.warn(format!(
             "the keys of {} user(s) could not be read; the audit is incomplete",

@@ -63,5 +63,9 @@ pub async fn exec(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
             report.failed_accounts()
         ));
     }
-    Ok(report.outcome())
+    Ok(if report.is_complete() {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    })
 }

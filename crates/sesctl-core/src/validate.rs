@@ -295,7 +295,7 @@ mod tests {
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bad name",
         ] {
             let e = secret_arn(bad).unwrap_err();
-            assert_eq!(crate::error::exit_code_for(&e), 2, "{bad}");
+            assert!(crate::error::is_usage(&e), "{bad}");
             assert!(secret_name(bad).is_err(), "{bad}");
         }
     }

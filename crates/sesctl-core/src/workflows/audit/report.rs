@@ -16,7 +16,6 @@ use super::{
     findings, read_inventory, Finding, Inventory, KeySource, ReadSettings, Rules, Severity, SmtpUser,
 };
 use crate::aws::iam::Iam;
-use crate::error::Outcome;
 use crate::workflows::Progress;
 
 /// The version of the JSON documents of `audit` and `list`. 2: keys carry their `slot`, an audit key's
@@ -263,17 +262,29 @@ impl AuditReport {
             .max()
     }
 
-    /// The exit outcome: unreadable users or failed accounts fail the run (the audit is incomplete);
-    /// otherwise findings at or above `fail_on` give [`Outcome::Findings`].
-    pub fn outcome(&self, fail_on: Option<Severity>) -> Outcome {
+    /// How the audit ended: incomplete when a user's keys or an account could not be read; otherwise
+    /// with findings at or above `fail_on`, or clean. The front end decides what each means to it
+    /// (the CLI: exit 1, 3, 0).
+    pub fn verdict(&self, fail_on: Option<Severity>) -> Verdict {
         if self.summary.unreadable_users > 0 || self.failed_accounts() > 0 {
-            return Outcome::Failed;
+            return Verdict::Incomplete;
         }
         match (fail_on, self.worst()) {
-            (Some(threshold), Some(worst)) if worst >= threshold => Outcome::Findings,
-            _ => Outcome::Done,
+            (Some(threshold), Some(worst)) if worst >= threshold => Verdict::Findings,
+            _ => Verdict::Clean,
         }
     }
+}
+
+/// How an audit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything was read, and no finding reached the threshold.
+    Clean,
+    /// Some user's keys or some account could not be read.
+    Incomplete,
+    /// A finding at or above the threshold.
+    Findings,
 }
 
 /// What `sesctl list` prints.
@@ -325,13 +336,9 @@ impl ListReport {
         failed_accounts(&self.accounts)
     }
 
-    /// The exit outcome: unreadable users or failed accounts fail the run (the list is incomplete).
-    pub fn outcome(&self) -> Outcome {
-        if self.unreadable_users() > 0 || self.failed_accounts() > 0 {
-            Outcome::Failed
-        } else {
-            Outcome::Done
-        }
+    /// Whether every user's keys and every account could be read.
+    pub fn is_complete(&self) -> bool {
+        self.unreadable_users() == 0 && self.failed_accounts() == 0
     }
 }
 
@@ -403,9 +410,9 @@ mod tests {
         assert_eq!(r.summary.warnings, 3); // inline, too old, never used
         assert_eq!(r.summary.info, 1); // inactive
         assert_eq!(r.worst(), Some(Severity::Error));
-        assert_eq!(r.outcome(None), Outcome::Done);
-        assert_eq!(r.outcome(Some(Severity::Error)), Outcome::Findings);
-        assert_eq!(r.outcome(Some(Severity::Warning)), Outcome::Findings);
+        assert_eq!(r.verdict(None), Verdict::Clean);
+        assert_eq!(r.verdict(Some(Severity::Error)), Verdict::Findings);
+        assert_eq!(r.verdict(Some(Severity::Warning)), Verdict::Findings);
     }
 
     #[test]
@@ -420,7 +427,7 @@ mod tests {
         assert_eq!(inventory.users[0].account_id.as_deref(), Some("111111111111"));
         let list = ListReport::build_accounts(inventory, at("2025-06-01T00:00:00Z"));
         assert_eq!(list.failed_accounts(), 1);
-        assert_eq!(list.outcome(), Outcome::Failed);
+        assert!(!list.is_complete());
         let json = serde_json::to_value(&list).unwrap();
         assert!(json.get("key_source").is_none(), "{json}");
         assert_eq!(json["accounts"][0]["status"], "ok");
