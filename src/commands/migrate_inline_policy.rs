@@ -3,7 +3,6 @@
 //! account of an AWS Organization that is named. Settings and output here; the work is in
 //! [`crate::workflows::migrate`], after one run of [`crate::workflows::setup`] in each account.
 
-use anyhow::Context as _;
 use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -14,145 +13,9 @@ use crate::aws::Aws;
 use crate::cli::{MigrateArgs, OutputFormat};
 use crate::error::{escape_controls, Outcome};
 use crate::output::migrate::MigrationText;
-use crate::workflows::migrate::{self, Assessment, Confirm, Job, MigrationReport, Step, Totals, UserOutcome};
-use crate::workflows::setup::{self, SetupState};
+use crate::workflows::migrate::{self, MigrationReport, Totals, UserOutcome};
+use crate::workflows::setup;
 use crate::workflows::PlannedCall;
-
-/// One account's users, read and assessed: each user's outcome where it is already known, the jobs
-/// of the users with work, and the sending group's state where some inline policy is to be deleted.
-struct AccountPlan {
-    outcomes: Vec<Option<UserOutcome>>,
-    jobs: Vec<(usize, Job)>,
-    setup_state: Option<SetupState>,
-    confirm: Confirm,
-}
-
-impl AccountPlan {
-    /// The setup calls that run before the users (none when the group is ready or not needed).
-    fn setup_calls(&self) -> Vec<PlannedCall> {
-        self.setup_state
-            .as_ref()
-            .map(|s| s.plan().calls)
-            .unwrap_or_default()
-    }
-
-    /// `--dry-run`: every user, those with work shown with the steps they would go through.
-    fn planned(mut self) -> Vec<UserOutcome> {
-        for (i, job) in &self.jobs {
-            self.outcomes[*i] = Some(UserOutcome::planned(
-                &job.user,
-                &job.steps,
-                job.note.clone(),
-                self.confirm,
-            ));
-        }
-        self.outcomes.into_iter().flatten().collect()
-    }
-
-    /// Every user, those with work as `done` says, in the order read.
-    fn finished(mut self, done: Vec<UserOutcome>) -> Vec<UserOutcome> {
-        for ((i, _), outcome) in self.jobs.iter().zip(done) {
-            self.outcomes[*i] = Some(outcome);
-        }
-        self.outcomes.into_iter().flatten().collect()
-    }
-}
-
-/// Reads and assesses the users (every candidate with `--all`, else `names`) of the account `aws` is
-/// signed for. Changes nothing.
-async fn plan(aws: &Aws, all: bool, names: &[String], concurrency: usize) -> anyhow::Result<AccountPlan> {
-    let iam = aws.iam();
-    let read = if all {
-        migrate::read_account(&iam)
-            .await
-            .context("finding the users to migrate failed; nothing was changed")?
-    } else {
-        migrate::read_named(&iam, names, concurrency)
-            .await
-            .context("reading the users failed; nothing was changed")?
-    };
-
-    // Each user either has work (a job) or its outcome is already known.
-    let mut outcomes: Vec<Option<UserOutcome>> = Vec::with_capacity(read.states.len());
-    let mut jobs: Vec<(usize, Job)> = Vec::new();
-    for (i, (name, state)) in read.states.iter().enumerate() {
-        let assessment = match state {
-            Ok(s) => migrate::assess(s),
-            Err(e) => {
-                outcomes.push(Some(UserOutcome::unreadable(name, e)));
-                continue;
-            }
-        };
-        match assessment {
-            Assessment::Migrate { steps, partly, note } => {
-                outcomes.push(None);
-                jobs.push((
-                    i,
-                    Job {
-                        user: name.clone(),
-                        steps,
-                        partly,
-                        note,
-                    },
-                ));
-            }
-            other => outcomes.push(UserOutcome::without_work(name, &other)),
-        }
-    }
-
-    // Setup runs once, and only when some inline policy is to be deleted: that deletion relies on the
-    // group granting ses:SendRawEmail, which `inspect` checks and `apply` ensures.
-    let needs_group = jobs
-        .iter()
-        .any(|(_, j)| j.steps.contains(&Step::DeleteInlinePolicy));
-    let setup_state = if needs_group {
-        let caller = aws
-            .caller()
-            .await
-            .context("checking the sending group failed; no user was changed")?;
-        Some(
-            setup::inspect(&iam, &caller)
-                .await
-                .context("checking the sending group failed; no user was changed")?,
-        )
-    } else {
-        None
-    };
-    let confirming = jobs
-        .iter()
-        .filter(|(_, j)| j.steps.contains(&Step::ConfirmMembership))
-        .count();
-    let confirm = migrate::confirmation(confirming, read.group_members);
-    Ok(AccountPlan {
-        outcomes,
-        jobs,
-        setup_state,
-        confirm,
-    })
-}
-
-/// Makes the sending group ready where the plan needs it. A setup that fails changes no user.
-async fn prepare(aws: &Aws, plan: &AccountPlan) -> anyhow::Result<()> {
-    if let Some(state) = &plan.setup_state {
-        setup::apply(&aws.iam(), state)
-            .await
-            .context("making the sending group ready failed; no user was changed")?;
-    }
-    Ok(())
-}
-
-/// Carries out the plan's jobs, `concurrency` users at a time; `on_done` is called as each user
-/// finishes. Returns every user of the plan.
-async fn migrate(
-    aws: &Aws,
-    plan: AccountPlan,
-    concurrency: usize,
-    on_done: impl Fn(&UserOutcome),
-) -> Vec<UserOutcome> {
-    let jobs: Vec<Job> = plan.jobs.iter().map(|(_, j)| j.clone()).collect();
-    let done = migrate::migrate_users(&aws.iam(), &jobs, concurrency, plan.confirm, on_done).await;
-    plan.finished(done)
-}
 
 pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     if let Some(selection) = ctx.accounts()? {
@@ -161,17 +24,17 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     let names = user_names(&args.users)?;
     let concurrency = usize::from(args.concurrency);
     let aws = ctx.aws().await?;
-    let plan = plan(aws, args.all, &names, concurrency).await?;
+    let plan = migrate::plan(aws, args.all, &names, concurrency).await?;
     let setup_calls = plan.setup_calls();
 
     if ctx.global.dry_run {
         return finish(ctx, MigrationReport::new(true, setup_calls, plan.planned()));
     }
 
-    if args.all && !plan.jobs.is_empty() {
+    if args.all && plan.users_with_work() > 0 {
         let question = format!(
             "Migrate {} user(s) onto group {} and delete their inline policy {}?",
-            plan.jobs.len(),
+            plan.users_with_work(),
             setup::GROUP,
             setup::POLICY
         );
@@ -181,16 +44,16 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    prepare(aws, &plan).await?;
-    if !plan.jobs.is_empty() {
+    migrate::prepare(aws, &plan).await?;
+    if plan.users_with_work() > 0 {
         ctx.printer.status(format!(
             "Migrating {} user(s), {} at a time...",
-            plan.jobs.len(),
+            plan.users_with_work(),
             concurrency
         ));
     }
-    let bar = progress_bar(ctx, plan.jobs.len());
-    let users = migrate(aws, plan, concurrency, |_| bar.inc(1)).await;
+    let bar = progress_bar(ctx, plan.users_with_work());
+    let users = migrate::run(aws, plan, concurrency, |_| bar.inc(1)).await;
     bar.finish_and_clear();
     finish(ctx, MigrationReport::new(false, setup_calls, users))
 }
@@ -299,7 +162,7 @@ impl AccountsMigrationReport {
 /// An account as read: its plan, or why it could not be entered or read.
 struct AccountRead {
     account_id: String,
-    read: Result<(Aws, AccountPlan), String>,
+    read: Result<(Aws, migrate::Planned), String>,
 }
 
 /// `migrate-inline-policy --all --accounts`: every account is read and assessed first (changing
@@ -308,7 +171,7 @@ struct AccountRead {
 async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection) -> anyhow::Result<Outcome> {
     let concurrency = usize::from(args.concurrency);
     let results = accounts::run_each(ctx, selection, "migrate", |_id: String, aws: Aws| async move {
-        let plan = plan(&aws, true, &[], concurrency).await?;
+        let plan = migrate::plan(&aws, true, &[], concurrency).await?;
         Ok((aws, plan))
     })
     .await?;
@@ -323,7 +186,9 @@ async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection)
     let with_work: Vec<(&str, usize)> = reads
         .iter()
         .filter_map(|r| match &r.read {
-            Ok((_, plan)) if !plan.jobs.is_empty() => Some((r.account_id.as_str(), plan.jobs.len())),
+            Ok((_, plan)) if plan.users_with_work() > 0 => {
+                Some((r.account_id.as_str(), plan.users_with_work()))
+            }
             _ => None,
         })
         .collect();
@@ -371,9 +236,9 @@ async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection)
                 Err(e) => return (failed_account(&r.account_id, e), Vec::new()),
             };
             let setup_calls = plan.setup_calls();
-            match prepare(&aws, &plan).await {
+            match migrate::prepare(&aws, &plan).await {
                 Ok(()) => {
-                    let outcomes = migrate(&aws, plan, concurrency, |_| bar.inc(1)).await;
+                    let outcomes = migrate::run(&aws, plan, concurrency, |_| bar.inc(1)).await;
                     let users = with_account(&r.account_id, outcomes).collect();
                     (ok_account(&r.account_id, setup_calls), users)
                 }

@@ -22,11 +22,13 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::setup::{GROUP, POLICY};
+use anyhow::Context as _;
+
+use super::setup::{SetupState, GROUP, POLICY};
 use super::PlannedCall;
 use crate::aws::account::UserDetail;
 use crate::aws::iam::Iam;
-use crate::aws::{AwsError, ErrorKind};
+use crate::aws::{Aws, AwsError, ErrorKind};
 use crate::policy::differences_from_sending_policy;
 
 /// The tag the SES console put on the SMTP users it created; only this value of it is removed.
@@ -799,6 +801,149 @@ impl MigrationReport {
     pub fn has_failures(&self) -> bool {
         self.users.iter().any(UserOutcome::is_failure)
     }
+}
+
+// ---- one account, read, assessed and migrated: the entry points of a front end ----
+
+/// One account's users, read and assessed (nothing changed): each user's outcome where it is already known, the jobs
+/// of the users with work, and the sending group's state where some inline policy is to be deleted.
+pub struct Planned {
+    outcomes: Vec<Option<UserOutcome>>,
+    jobs: Vec<(usize, Job)>,
+    setup_state: Option<SetupState>,
+    confirm: Confirm,
+}
+
+impl Planned {
+    /// How many users have work to do.
+    pub fn users_with_work(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// The setup calls that run before the users (none when the group is ready or not needed).
+    pub fn setup_calls(&self) -> Vec<PlannedCall> {
+        self.setup_state
+            .as_ref()
+            .map(|s| s.plan().calls)
+            .unwrap_or_default()
+    }
+
+    /// `--dry-run`: every user, those with work shown with the steps they would go through.
+    pub fn planned(mut self) -> Vec<UserOutcome> {
+        for (i, job) in &self.jobs {
+            self.outcomes[*i] = Some(UserOutcome::planned(
+                &job.user,
+                &job.steps,
+                job.note.clone(),
+                self.confirm,
+            ));
+        }
+        self.outcomes.into_iter().flatten().collect()
+    }
+
+    /// Every user, those with work as `done` says, in the order read.
+    pub fn finished(mut self, done: Vec<UserOutcome>) -> Vec<UserOutcome> {
+        for ((i, _), outcome) in self.jobs.iter().zip(done) {
+            self.outcomes[*i] = Some(outcome);
+        }
+        self.outcomes.into_iter().flatten().collect()
+    }
+}
+
+/// Reads and assesses the users (every candidate with `--all`, else `names`) of the account `aws` is
+/// signed for. Changes nothing.
+pub async fn plan(aws: &Aws, all: bool, names: &[String], concurrency: usize) -> anyhow::Result<Planned> {
+    let iam = aws.iam();
+    let read = if all {
+        read_account(&iam)
+            .await
+            .context("finding the users to migrate failed; nothing was changed")?
+    } else {
+        read_named(&iam, names, concurrency)
+            .await
+            .context("reading the users failed; nothing was changed")?
+    };
+
+    // Each user either has work (a job) or its outcome is already known.
+    let mut outcomes: Vec<Option<UserOutcome>> = Vec::with_capacity(read.states.len());
+    let mut jobs: Vec<(usize, Job)> = Vec::new();
+    for (i, (name, state)) in read.states.iter().enumerate() {
+        let assessment = match state {
+            Ok(s) => assess(s),
+            Err(e) => {
+                outcomes.push(Some(UserOutcome::unreadable(name, e)));
+                continue;
+            }
+        };
+        match assessment {
+            Assessment::Migrate { steps, partly, note } => {
+                outcomes.push(None);
+                jobs.push((
+                    i,
+                    Job {
+                        user: name.clone(),
+                        steps,
+                        partly,
+                        note,
+                    },
+                ));
+            }
+            other => outcomes.push(UserOutcome::without_work(name, &other)),
+        }
+    }
+
+    // Setup runs once, and only when some inline policy is to be deleted: that deletion relies on the
+    // group granting ses:SendRawEmail, which `inspect` checks and `apply` ensures.
+    let needs_group = jobs
+        .iter()
+        .any(|(_, j)| j.steps.contains(&Step::DeleteInlinePolicy));
+    let setup_state = if needs_group {
+        let caller = aws
+            .caller()
+            .await
+            .context("checking the sending group failed; no user was changed")?;
+        Some(
+            super::setup::inspect(&iam, &caller)
+                .await
+                .context("checking the sending group failed; no user was changed")?,
+        )
+    } else {
+        None
+    };
+    let confirming = jobs
+        .iter()
+        .filter(|(_, j)| j.steps.contains(&Step::ConfirmMembership))
+        .count();
+    let confirm = confirmation(confirming, read.group_members);
+    Ok(Planned {
+        outcomes,
+        jobs,
+        setup_state,
+        confirm,
+    })
+}
+
+/// Makes the sending group ready where the plan needs it. A setup that fails changes no user.
+pub async fn prepare(aws: &Aws, plan: &Planned) -> anyhow::Result<()> {
+    if let Some(state) = &plan.setup_state {
+        super::setup::apply(&aws.iam(), state)
+            .await
+            .context("making the sending group ready failed; no user was changed")?;
+    }
+    Ok(())
+}
+
+/// Carries out the plan's jobs, `concurrency` users at a time; `on_done` is called as each user
+/// finishes. Returns every user of the plan.
+pub async fn run(
+    aws: &Aws,
+    plan: Planned,
+    concurrency: usize,
+    on_done: impl Fn(&UserOutcome),
+) -> Vec<UserOutcome> {
+    let jobs: Vec<Job> = plan.jobs.iter().map(|(_, j)| j.clone()).collect();
+    let done = migrate_users(&aws.iam(), &jobs, concurrency, plan.confirm, on_done).await;
+    plan.finished(done)
 }
 
 #[cfg(test)]
