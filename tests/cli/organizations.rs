@@ -582,6 +582,13 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
     // An organization of its own: the migration changes IAM in every member.
     let org = make_org(&[]);
     let proxy = FaultProxy::start(&org.moto);
+    // `migrate-inline-policy --all --accounts all` with more arguments.
+    let migrate_all = |extra: &[&str]| {
+        Sesctl::at(&proxy.url)
+            .args(["migrate-inline-policy", "--all", "--accounts", "all"])
+            .args(extra)
+            .run()
+    };
     let mut members: Vec<&String> = org.members.iter().collect();
     members.sort();
     let changes = |proxy: &FaultProxy| -> Vec<String> {
@@ -604,17 +611,7 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
     };
 
     // The plan, per account: each member's pre-2024 user, nothing changed.
-    let plan = Sesctl::at(&proxy.url)
-        .args([
-            "migrate-inline-policy",
-            "--all",
-            "--accounts",
-            "all",
-            "--dry-run",
-            "-o",
-            "json",
-        ])
-        .run();
+    let plan = migrate_all(&["--dry-run", "-o", "json"]);
     plan.assert_ok();
     let doc = pinned(
         "migrate-inline-policy --accounts --dry-run",
@@ -643,9 +640,7 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
         "a dry run changes nothing: {:?}",
         changes(&proxy)
     );
-    let text = Sesctl::at(&proxy.url)
-        .args(["migrate-inline-policy", "--all", "--accounts", "all", "--dry-run"])
-        .run();
+    let text = migrate_all(&["--dry-run"]);
     text.assert_ok();
     for m in &members {
         assert!(
@@ -662,9 +657,7 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
 
     // Without --yes and without a terminal to ask on: the question names the accounts (in the order
     // read: `all` is by id) and the users, and nothing is changed.
-    let refused = Sesctl::at(&proxy.url)
-        .args(["migrate-inline-policy", "--all", "--accounts", "all"])
-        .run();
+    let refused = migrate_all(&[]);
     refused.assert_code(2);
     let question = format!(
         "Migrate 3 user(s) in 3 account(s) ({}: 1, {}: 1, {}: 1)",
@@ -678,17 +671,7 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
     proxy.set_rules(json!([
         {"action": "AssumeRole", "match": denied, "fault": "error", "status": 403, "code": "AccessDenied"}
     ]));
-    let run = Sesctl::at(&proxy.url)
-        .args([
-            "migrate-inline-policy",
-            "--all",
-            "--accounts",
-            "all",
-            "--yes",
-            "-o",
-            "json",
-        ])
-        .run();
+    let run = migrate_all(&["--yes", "-o", "json"]);
     run.assert_code(1);
     let doc = pinned(
         "migrate-inline-policy --accounts (one denied)",
@@ -729,49 +712,19 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
 
     // Run again once the account can be entered: only its user is left, and then nothing.
     proxy.set_rules(json!([]));
-    let plan = Sesctl::at(&proxy.url)
-        .args([
-            "migrate-inline-policy",
-            "--all",
-            "--accounts",
-            "all",
-            "--dry-run",
-            "-o",
-            "json",
-        ])
-        .run();
+    let plan = migrate_all(&["--dry-run", "-o", "json"]);
     plan.assert_ok();
     assert_eq!(
         migration_users(&plan.json()),
         inline_users(&org, &[denied], "would_migrate")
     );
-    let rest = Sesctl::at(&proxy.url)
-        .args([
-            "migrate-inline-policy",
-            "--all",
-            "--accounts",
-            "all",
-            "--yes",
-            "-o",
-            "json",
-        ])
-        .run();
+    let rest = migrate_all(&["--yes", "-o", "json"]);
     rest.assert_ok();
     assert_eq!(
         migration_users(&rest.json()),
         inline_users(&org, &[denied], "migrated")
     );
-    let again = Sesctl::at(&proxy.url)
-        .args([
-            "migrate-inline-policy",
-            "--all",
-            "--accounts",
-            "all",
-            "--yes",
-            "-o",
-            "json",
-        ])
-        .run();
+    let again = migrate_all(&["--yes", "-o", "json"]);
     again.assert_ok();
     assert!(migration_users(&again.json()).is_empty(), "{}", again.stdout);
     assert_eq!(again.json()["totals"]["users"], 0);
