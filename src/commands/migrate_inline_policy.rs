@@ -44,6 +44,7 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    stop_if_interrupted()?;
     migrate::prepare(aws, &plan).await?;
     if plan.users_with_work() > 0 {
         ctx.printer.status(format!(
@@ -56,6 +57,11 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     let users = migrate::run(aws, plan, concurrency, |_| bar.inc(1)).await;
     bar.finish_and_clear();
     finish(ctx, MigrationReport::new(false, setup_calls, users))
+}
+
+/// Stops a run that the operator interrupted while it was reading: nothing has been changed yet.
+fn stop_if_interrupted() -> anyhow::Result<()> {
+    crate::interrupt::check().map_err(|i| anyhow::anyhow!("{i} while reading the users; nothing was changed"))
 }
 
 /// The named users, checked before any AWS call; a name given twice is migrated once.
@@ -209,6 +215,7 @@ async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection)
         return finish_accounts(ctx, AccountsMigrationReport::new(true, accounts, users));
     }
 
+    stop_if_interrupted()?;
     if users_with_work > 0 {
         let question = format!(
             "Migrate {users_with_work} user(s) in {} account(s) ({}) onto group {} and delete their inline policy {}?",
@@ -235,6 +242,12 @@ async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection)
                 Ok(read) => read,
                 Err(e) => return (failed_account(&r.account_id, e), Vec::new()),
             };
+            // Once the operator asked to stop, no account with work that has not started is started.
+            let has_work = plan.users_with_work() > 0 || !plan.setup_calls().is_empty();
+            if let (true, Err(i)) = (has_work, crate::interrupt::check()) {
+                let why = format!("{i} before this account was started; nothing in it was changed");
+                return (failed_account(&r.account_id, why), Vec::new());
+            }
             let setup_calls = plan.setup_calls();
             match migrate::prepare(&aws, &plan).await {
                 Ok(()) => {

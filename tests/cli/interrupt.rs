@@ -7,15 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{self, fixtures, prefix, FaultProxy, Moto, Run, Sesctl};
+use crate::support::{self, fixtures, prefix, signal, FaultProxy, Moto, Run, Sesctl};
 
 const REGION: &str = "eu-west-1";
-
-fn signal(child: &Child, signo: i32) {
-    // SAFETY: kill(2) on a child process we own; no memory is involved.
-    let rc = unsafe { libc::kill(child.id() as i32, signo) };
-    assert_eq!(rc, 0, "kill");
-}
 
 /// Waits until the child catches `signo` (its handler is installed: the signal's bit in /proc's
 /// `SigCgt`), so that a signal sent next reaches sesctl's handling and not the default action.

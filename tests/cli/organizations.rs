@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use crate::support::pins::{
     audit_report, exercised, list_report, migration_accounts_report, pinned, setup_accounts_report,
 };
-use crate::support::{self, FaultProxy, Moto, Sesctl};
+use crate::support::{self, FaultProxy, Moto, Run, Sesctl};
 
 struct Org {
     moto: Moto,
@@ -742,4 +742,54 @@ fn migration_across_accounts_plans_per_account_confirms_naming_them_and_converge
         .filter_map(|f| f["id"].as_str().map(str::to_string))
         .collect();
     assert!(!findings.iter().any(|f| f == "inline-policy"), "{findings:?}");
+}
+
+#[test]
+fn an_interrupted_migration_across_accounts_starts_no_other_account() {
+    // One account at a time; the first AddUserToGroup is held, so Ctrl-C lands in the first account
+    // with work. Its call in flight finishes; no account that has not started is started.
+    let org = make_org(&[]);
+    let proxy = FaultProxy::start(&org.moto);
+    proxy.set_rules(json!([{"action": "AddUserToGroup", "fault": "delay", "seconds": 2}]));
+    let child = Sesctl::at(&proxy.url)
+        .args(["migrate-inline-policy", "--all", "--accounts", "all", "--yes"])
+        .args(["--account-concurrency", "1", "-o", "json"])
+        .spawn();
+    proxy.wait_for("AddUserToGroup");
+    support::signal(&child, libc::SIGINT);
+    let run = Run::wait(child);
+    assert_eq!(run.code, 130, "{}", run.all_output());
+    let actions = proxy.actions();
+    assert_eq!(
+        count(&actions, "AddUserToGroup"),
+        1,
+        "no other account was started: {actions:?}"
+    );
+    let doc = run.json();
+    let not_started: Vec<&Value> = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["status"] == "failed"
+                && a["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("before this account was started"))
+        })
+        .collect();
+    assert_eq!(not_started.len(), 2, "the two other members: {doc}");
+    // Everyone can still send: the held user is in the group or still has its inline policy.
+    let again = Sesctl::at(&proxy.url)
+        .args([
+            "migrate-inline-policy",
+            "--all",
+            "--accounts",
+            "all",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
+    again.assert_ok();
+    assert_eq!(again.json()["totals"]["failed"], 0, "{}", again.stdout);
 }

@@ -609,3 +609,10 @@ pub fn seed_account(endpoint: &str, prefix: &str, users: usize, smtp_every: usiz
     );
     serde_json::from_slice(&out.stdout).expect("seed_account.py prints JSON")
 }
+
+/// Sends `signo` to a spawned sesctl (kill(2)).
+pub fn signal(child: &std::process::Child, signo: i32) {
+    // SAFETY: kill(2) on a child process we own; no memory is involved.
+    let rc = unsafe { libc::kill(child.id() as i32, signo) };
+    assert_eq!(rc, 0, "kill");
+}
