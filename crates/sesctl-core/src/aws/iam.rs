@@ -536,6 +536,22 @@ impl Iam {
         super::retry::throttling_attempts(self.max_attempts())
     }
 
+    /// In a loop of single attempts, whether attempt number `attempt` that failed with `error` may be
+    /// followed by another: only a transient failure (throttled, timed out, a network or server
+    /// failure), within [`Self::max_attempts`], or [`Self::throttled_attempts`] when throttled.
+    pub fn may_retry(&self, error: &AwsError, attempt: u32) -> bool {
+        let transient = matches!(
+            error.kind,
+            ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
+        );
+        let limit = if error.is(ErrorKind::Throttled) {
+            self.throttled_attempts()
+        } else {
+            self.max_attempts()
+        };
+        transient && attempt < limit
+    }
+
     /// The attempts the client makes per call (its retry configuration).
     pub fn max_attempts(&self) -> u32 {
         self.client

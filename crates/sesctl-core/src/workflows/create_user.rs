@@ -1004,7 +1004,6 @@ async fn new_users_key(
     iam: &Iam,
     user: &str,
 ) -> (Result<crate::aws::iam::NewAccessKey, AwsError>, bool, Vec<String>) {
-    let attempts = iam.max_attempts();
     let mut timed_out = false;
     let mut notes = Vec::new();
     let mut attempt = 0;
@@ -1016,16 +1015,7 @@ async fn new_users_key(
             Err(e) => e,
         };
         timed_out |= e.is(ErrorKind::Timeout);
-        let transient = matches!(
-            e.kind,
-            ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
-        );
-        let limit = if e.is(ErrorKind::Throttled) {
-            iam.throttled_attempts()
-        } else {
-            attempts
-        };
-        if !transient || attempt >= limit {
+        if !iam.may_retry(&e, attempt) {
             return (Err(e), timed_out, notes);
         }
         if let Ok(keys) = iam.list_access_keys(user).await {

@@ -1117,7 +1117,6 @@ async fn create_key(
 ) -> anyhow::Result<crate::aws::iam::NewAccessKey> {
     let user = plan.user_name.as_str();
     let known: Vec<&str> = plan.keys_before.iter().map(|k| k.id.as_str()).collect();
-    let attempts = iam.max_attempts();
     let mut pause = std::time::Duration::from_millis(200);
     let mut notes = String::new();
     let mut attempt = 0;
@@ -1171,16 +1170,7 @@ async fn create_key(
                 }
             }
         }
-        let transient = matches!(
-            e.kind,
-            ErrorKind::Throttled | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Other
-        );
-        let limit = if e.is(ErrorKind::Throttled) {
-            iam.throttled_attempts()
-        } else {
-            attempts
-        };
-        if refused || another_run || !transient || attempt >= limit {
+        if refused || another_run || !iam.may_retry(&e, attempt) {
             return Err(anyhow!(
                 "creating the new access key failed: {e}{notes}; the old key and the secret are untouched"
             ));
