@@ -1,4 +1,4 @@
-//! `--accounts`: running `audit`, `list` and `setup` in several accounts of an AWS Organization (see
+//! `--accounts`: running `audit`, `list`, `setup` and `migrate-inline-policy` in several accounts of an AWS Organization (see
 //! docs/organizations.md). The accounts are `all` (every ACTIVE account from
 //! organizations:ListAccounts) or a list of ids; the caller's own account is read with its own
 //! credentials, every other one through sts:AssumeRole on `--role-name` (with `--external-id`), at most
@@ -13,6 +13,10 @@ use super::Context;
 use crate::aws::organization::is_account_id;
 use crate::aws::Aws;
 use crate::error::{escape_controls, usage};
+use crate::output::audit::warn_key_source;
+use crate::workflows::audit::report::AccountsInventory;
+use crate::workflows::audit::{read_inventory, ReadSettings};
+use crate::workflows::NoProgress;
 
 /// Which accounts `--accounts` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +113,25 @@ where
         .collect()
         .await;
     Ok(results)
+}
+
+/// `audit` and `list` with `--accounts`: each account's inventory, read as in one account (where its
+/// keys came from is said on stderr, prefixed with the account), gathered into one.
+pub async fn read_inventories(
+    ctx: &Context,
+    selection: &Selection,
+    command: &str,
+    settings: &ReadSettings,
+) -> anyhow::Result<AccountsInventory> {
+    let results = run_each(ctx, selection, command, |id: String, aws: Aws| async move {
+        let inventory = read_inventory(&aws.iam(), settings, &NoProgress).await?;
+        warn_key_source(&ctx.printer, &inventory.key_source, &format!("account {id}: "));
+        Ok(inventory)
+    })
+    .await?;
+    Ok(AccountsInventory::from_results(
+        results.into_iter().map(|r| (r.account_id, r.result)),
+    ))
 }
 
 #[cfg(test)]

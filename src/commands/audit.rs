@@ -9,13 +9,11 @@ use chrono::Utc;
 
 use super::accounts;
 use super::Context;
-use crate::aws::Aws;
 use crate::cli::{AuditArgs, FailOn, OutputFormat};
 use crate::error::Outcome;
 use crate::output::audit::{audit_csv, warn_key_source, AuditText};
-use crate::workflows::audit::report::{self, AccountsInventory, AuditReport, Verdict};
-use crate::workflows::audit::{read_inventory, ReadSettings, Rules, Severity};
-use crate::workflows::NoProgress;
+use crate::workflows::audit::report::{self, AuditReport, Verdict};
+use crate::workflows::audit::{ReadSettings, Rules, Severity};
 
 /// The `accounts` array's entry (now built in the core), still reachable at its former path.
 pub use crate::workflows::audit::report::AccountEntry;
@@ -40,18 +38,10 @@ pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
             }
             report
         }
-        Some(selection) => {
-            let settings = &settings;
-            let results = accounts::run_each(ctx, &selection, "audit", |id: String, aws: Aws| async move {
-                let inventory = read_inventory(&aws.iam(), settings, &NoProgress).await?;
-                warn_key_source(&ctx.printer, &inventory.key_source, &format!("account {id}: "));
-                Ok(inventory)
-            })
-            .await?;
-            let inventory =
-                AccountsInventory::from_results(results.into_iter().map(|r| (r.account_id, r.result)));
-            AuditReport::build_accounts(inventory, &rules)
-        }
+        Some(selection) => AuditReport::build_accounts(
+            accounts::read_inventories(ctx, &selection, "audit", &settings).await?,
+            &rules,
+        ),
     };
     match ctx.printer.format {
         OutputFormat::Csv => audit_csv(std::io::stdout().lock(), &report)?,

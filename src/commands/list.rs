@@ -8,14 +8,12 @@ use chrono::Utc;
 
 use super::accounts;
 use super::Context;
-use crate::aws::Aws;
 use crate::cli::{ListArgs, OutputFormat};
 use crate::error::Outcome;
 use crate::output::audit::warn_key_source;
 use crate::output::list::{list_csv, ListText};
-use crate::workflows::audit::report::{self, AccountsInventory, ListReport};
-use crate::workflows::audit::{read_inventory, ReadSettings};
-use crate::workflows::NoProgress;
+use crate::workflows::audit::report::{self, ListReport};
+use crate::workflows::audit::ReadSettings;
 
 pub async fn exec(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
     // `list` always shows key ids: one iam:ListAccessKeys per SMTP user with keys.
@@ -33,18 +31,10 @@ pub async fn exec(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
             }
             report
         }
-        Some(selection) => {
-            let settings = &settings;
-            let results = accounts::run_each(ctx, &selection, "list", |id: String, aws: Aws| async move {
-                let inventory = read_inventory(&aws.iam(), settings, &NoProgress).await?;
-                warn_key_source(&ctx.printer, &inventory.key_source, &format!("account {id}: "));
-                Ok(inventory)
-            })
-            .await?;
-            let inventory =
-                AccountsInventory::from_results(results.into_iter().map(|r| (r.account_id, r.result)));
-            ListReport::build_accounts(inventory, Utc::now())
-        }
+        Some(selection) => ListReport::build_accounts(
+            accounts::read_inventories(ctx, &selection, "list", &settings).await?,
+            Utc::now(),
+        ),
     };
     match ctx.printer.format {
         OutputFormat::Csv => list_csv(std::io::stdout().lock(), &report)?,
