@@ -8,6 +8,7 @@ use super::accounts::{self, Status};
 use super::Context;
 use crate::aws::Aws;
 use crate::error::Outcome;
+use crate::output::{account_heading, accounts_line};
 use crate::workflows::setup::{self, SetupReport, SetupState};
 use crate::workflows::Plan;
 
@@ -68,7 +69,7 @@ pub struct AccountsSetupReport {
 impl fmt::Display for AccountsSetupReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for a in &self.accounts {
-            writeln!(f, "== account {} ==", a.account_id)?;
+            writeln!(f, "{}", account_heading(&a.account_id))?;
             if let Some(e) = &a.error {
                 writeln!(f, "FAILED: {e}")?;
             }
@@ -85,12 +86,7 @@ impl fmt::Display for AccountsSetupReport {
             .iter()
             .filter(|a| a.status == Status::Failed)
             .count();
-        writeln!(
-            f,
-            "{} account(s): {} ok, {failed} failed.",
-            self.accounts.len(),
-            self.accounts.len() - failed
-        )
+        writeln!(f, "{}", accounts_line(self.accounts.len(), failed))
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{clip, paint, wrap, Paint, Printer, LINE_WIDTH};
+use super::{account_heading, accounts_line, clip, paint, wrap, Paint, Printer, LINE_WIDTH};
 use crate::workflows::audit::report::{AccountEntry, AuditReport, AuditedUser};
 use crate::workflows::audit::{Finding, Key, KeySource, Severity, SmtpUser};
 
@@ -159,21 +159,6 @@ pub fn warn_key_source(printer: &Printer, source: &KeySource, prefix: &str) {
     }
 }
 
-/// The heading of one account's part of a text report.
-pub fn account_heading(a: &AccountEntry) -> String {
-    format!("== account {} ==", a.account_id)
-}
-
-/// The last line of an `--accounts` text report.
-pub fn accounts_line(accounts: &[AccountEntry]) -> String {
-    let failed = accounts.iter().filter(|a| a.failed()).count();
-    format!(
-        "{} account(s): {} ok, {failed} failed.",
-        accounts.len(),
-        accounts.len() - failed
-    )
-}
-
 /// `audit`'s text report, with its severities in colour when `color` (for a terminal).
 pub struct AuditText<'a> {
     pub report: &'a AuditReport,
@@ -182,41 +167,55 @@ pub struct AuditText<'a> {
 
 impl fmt::Display for AuditText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (report, color) = (self.report, self.color);
-        let Some(accounts) = &report.accounts else {
-            let users: Vec<&AuditedUser> = report.users.iter().collect();
-            return write_section(
-                f,
-                &users,
-                report.key_source.as_ref(),
-                report.users_scanned,
-                report.generated_at,
-                color,
-            );
-        };
-        for a in accounts {
-            writeln!(f, "{}", account_heading(a))?;
-            if let Some(e) = &a.error {
-                write!(f, "{}", wrap(&format!("FAILED: {e}"), "", LINE_WIDTH))?;
-            } else {
-                let users: Vec<&AuditedUser> = report
-                    .users
-                    .iter()
-                    .filter(|u| u.user.account_id.as_deref() == Some(a.account_id.as_str()))
-                    .collect();
-                write_section(
-                    f,
-                    &users,
-                    a.key_source.as_ref(),
-                    a.users_scanned.unwrap_or_default(),
-                    report.generated_at,
-                    color,
-                )?;
-            }
-            writeln!(f)?;
-        }
-        writeln!(f, "{}", accounts_line(accounts))
+        let report = self.report;
+        write_by_account(
+            f,
+            &report.users,
+            |u| u.user.account_id.as_deref(),
+            report.accounts.as_deref(),
+            (report.key_source.as_ref(), report.users_scanned),
+            |f, users, source, scanned| {
+                write_section(f, users, source, scanned, report.generated_at, self.color)
+            },
+        )
     }
+}
+
+/// A report whose users may come from several accounts, as text: without `accounts`, one `section`
+/// of every user (with `whole`'s key source and users scanned); with them, each account under its
+/// heading (why it failed, or the `section` of its users), then the line counting the accounts.
+pub fn write_by_account<'a, U>(
+    f: &mut fmt::Formatter<'_>,
+    users: &'a [U],
+    account_of: impl Fn(&U) -> Option<&str>,
+    accounts: Option<&[AccountEntry]>,
+    whole: (Option<&KeySource>, usize),
+    section: impl Fn(&mut fmt::Formatter<'_>, &[&'a U], Option<&KeySource>, usize) -> fmt::Result,
+) -> fmt::Result {
+    let Some(accounts) = accounts else {
+        let users: Vec<&U> = users.iter().collect();
+        return section(f, &users, whole.0, whole.1);
+    };
+    for a in accounts {
+        writeln!(f, "{}", account_heading(&a.account_id))?;
+        if let Some(e) = &a.error {
+            write!(f, "{}", wrap(&format!("FAILED: {e}"), "", LINE_WIDTH))?;
+        } else {
+            let mine: Vec<&U> = users
+                .iter()
+                .filter(|u| account_of(u) == Some(a.account_id.as_str()))
+                .collect();
+            section(
+                f,
+                &mine,
+                a.key_source.as_ref(),
+                a.users_scanned.unwrap_or_default(),
+            )?;
+        }
+        writeln!(f)?;
+    }
+    let failed = accounts.iter().filter(|a| a.failed()).count();
+    writeln!(f, "{}", accounts_line(accounts.len(), failed))
 }
 
 /// A severity padded to its column, in its colour when `color`.

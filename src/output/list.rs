@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{account_heading, accounts_line, source_line, user_table, write_csv};
+use super::audit::{source_line, user_table, write_by_account, write_csv};
 use super::{wrap, LINE_WIDTH};
 use crate::workflows::audit::report::ListReport;
 use crate::workflows::audit::{Finding, KeySource, SmtpUser};
@@ -42,37 +42,14 @@ fn write_section(
 impl fmt::Display for ListText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let report = self.0;
-        let Some(accounts) = &report.accounts else {
-            let users: Vec<&SmtpUser> = report.users.iter().collect();
-            return write_section(
-                f,
-                &users,
-                report.key_source.as_ref(),
-                report.users_scanned,
-                report.generated_at,
-            );
-        };
-        for a in accounts {
-            writeln!(f, "{}", account_heading(a))?;
-            if let Some(e) = &a.error {
-                write!(f, "{}", wrap(&format!("FAILED: {e}"), "", LINE_WIDTH))?;
-            } else {
-                let users: Vec<&SmtpUser> = report
-                    .users
-                    .iter()
-                    .filter(|u| u.account_id.as_deref() == Some(a.account_id.as_str()))
-                    .collect();
-                write_section(
-                    f,
-                    &users,
-                    a.key_source.as_ref(),
-                    a.users_scanned.unwrap_or_default(),
-                    report.generated_at,
-                )?;
-            }
-            writeln!(f)?;
-        }
-        writeln!(f, "{}", accounts_line(accounts))
+        write_by_account(
+            f,
+            &report.users,
+            |u| u.account_id.as_deref(),
+            report.accounts.as_deref(),
+            (report.key_source.as_ref(), report.users_scanned),
+            |f, users, source, scanned| write_section(f, users, source, scanned, report.generated_at),
+        )
     }
 }
 

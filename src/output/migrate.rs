@@ -4,8 +4,9 @@
 
 use std::fmt;
 
+use super::{account_heading, accounts_line};
 use crate::commands::migrate_inline_policy::AccountsMigrationReport;
-use crate::workflows::migrate::{MigrationReport, TAG_KEY, TAG_VALUE};
+use crate::workflows::migrate::{MigrationReport, Totals, TAG_KEY, TAG_VALUE};
 use crate::workflows::setup::POLICY;
 use sesctl_core::text::table;
 
@@ -25,75 +26,84 @@ impl fmt::Display for MigrationText<'_> {
                 "Plan for `sesctl migrate-inline-policy` (dry run: nothing is changed):"
             )?;
         }
-        if !report.setup.is_empty() {
-            let verb = if report.dry_run { "would run" } else { "ran" };
-            writeln!(f, "Setup {verb} first:")?;
-            for c in &report.setup {
-                writeln!(f, "  {:<26} {}", c.action, c.target)?;
-            }
-        }
-        if report.users.is_empty() {
-            writeln!(
-                f,
-                "No user has the inline policy {POLICY} or the tag {TAG_KEY}={TAG_VALUE}: nothing to migrate."
-            )?;
-        } else {
-            let header = if report.dry_run {
-                ["USER", "STATUS", "STEPS", "ERROR / NOTE"]
-            } else {
-                ["USER", "STATUS", "STEPS DONE", "ERROR / NOTE"]
-            };
-            let with_detail = report.users.iter().any(|u| u.error.is_some() || u.note.is_some());
-            let columns = if with_detail { 4 } else { 3 };
-            let rows: Vec<Vec<String>> = report
-                .users
-                .iter()
-                .map(|u| {
-                    let steps = if u.steps_done.is_empty() {
-                        "-".to_string()
-                    } else {
-                        u.steps_done
-                            .iter()
-                            .map(|s| short(s))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    let detail = u.error.clone().or_else(|| u.note.clone()).unwrap_or_default();
-                    let mut row = vec![u.user.clone(), u.status.label().to_string(), steps, detail];
-                    row.truncate(columns);
-                    row
-                })
-                .collect();
-            f.write_str(&table(&header[..columns], &rows))?;
-            for u in report.users.iter().filter(|u| !u.differences.is_empty()) {
-                writeln!(
-                    f,
-                    "{}: inline policy {POLICY} differs from ses:SendRawEmail on *:",
-                    u.user
-                )?;
-                for d in &u.differences {
-                    writeln!(f, "  - {d}")?;
-                }
-            }
-        }
-        let t = &report.totals;
-        let mut parts = Vec::new();
-        if report.dry_run {
-            parts.push(format!("{} would migrate", t.would_migrate));
-        } else {
-            parts.push(format!("{} migrated", t.migrated));
-            parts.push(format!("{} finished", t.finished));
-        }
-        parts.push(format!("{} already migrated", t.already_migrated));
-        parts.push(format!("{} need a decision", t.needs_decision));
-        for (n, what) in [(t.skipped, "skipped"), (t.not_found, "not found")] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
-        parts.push(format!("{} failed", t.failed));
-        writeln!(f, "Totals: {} users: {}.", t.users, parts.join(", "))
+        write_body(f, report)?;
+        write_totals(f, &report.totals, report.dry_run)
     }
+}
+
+/// The setup calls, the users' table and the differences of edited policies.
+fn write_body(f: &mut fmt::Formatter<'_>, report: &MigrationReport) -> fmt::Result {
+    if !report.setup.is_empty() {
+        let verb = if report.dry_run { "would run" } else { "ran" };
+        writeln!(f, "Setup {verb} first:")?;
+        for c in &report.setup {
+            writeln!(f, "  {:<26} {}", c.action, c.target)?;
+        }
+    }
+    if report.users.is_empty() {
+        return writeln!(
+            f,
+            "No user has the inline policy {POLICY} or the tag {TAG_KEY}={TAG_VALUE}: nothing to migrate."
+        );
+    }
+    let header = if report.dry_run {
+        ["USER", "STATUS", "STEPS", "ERROR / NOTE"]
+    } else {
+        ["USER", "STATUS", "STEPS DONE", "ERROR / NOTE"]
+    };
+    let with_detail = report.users.iter().any(|u| u.error.is_some() || u.note.is_some());
+    let columns = if with_detail { 4 } else { 3 };
+    let rows: Vec<Vec<String>> = report
+        .users
+        .iter()
+        .map(|u| {
+            let steps = if u.steps_done.is_empty() {
+                "-".to_string()
+            } else {
+                u.steps_done
+                    .iter()
+                    .map(|s| short(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let detail = u.error.clone().or_else(|| u.note.clone()).unwrap_or_default();
+            let mut row = vec![u.user.clone(), u.status.label().to_string(), steps, detail];
+            row.truncate(columns);
+            row
+        })
+        .collect();
+    f.write_str(&table(&header[..columns], &rows))?;
+    for u in report.users.iter().filter(|u| !u.differences.is_empty()) {
+        writeln!(
+            f,
+            "{}: inline policy {POLICY} differs from ses:SendRawEmail on *:",
+            u.user
+        )?;
+        for d in &u.differences {
+            writeln!(f, "  - {d}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The totals line.
+fn write_totals(f: &mut fmt::Formatter<'_>, t: &Totals, dry_run: bool) -> fmt::Result {
+    let mut parts = Vec::new();
+    if dry_run {
+        parts.push(format!("{} would migrate", t.would_migrate));
+    } else {
+        parts.push(format!("{} migrated", t.migrated));
+        parts.push(format!("{} finished", t.finished));
+    }
+    parts.push(format!("{} already migrated", t.already_migrated));
+    parts.push(format!("{} need a decision", t.needs_decision));
+    for (n, what) in [(t.skipped, "skipped"), (t.not_found, "not found")] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.push(format!("{} failed", t.failed));
+    writeln!(f, "Totals: {} users: {}.", t.users, parts.join(", "))
 }
 
 impl fmt::Display for AccountsMigrationReport {
@@ -105,35 +115,23 @@ impl fmt::Display for AccountsMigrationReport {
             )?;
         }
         for a in &self.accounts {
-            writeln!(f, "== account {} ==", a.account_id)?;
+            writeln!(f, "{}", account_heading(&a.account_id))?;
             match &a.error {
                 Some(e) => writeln!(f, "FAILED: {e}")?,
                 None => {
-                    let text = MigrationText(&self.account_report(a)).to_string();
-                    // The dry run's heading is said once, above.
-                    let body = match text.split_once('\n') {
-                        Some((_, rest)) if self.dry_run => rest,
-                        _ => &text,
-                    };
-                    f.write_str(body)?;
+                    let part = self.account_report(a);
+                    write_body(f, &part)?;
+                    write_totals(f, &part.totals, self.dry_run)?;
                 }
             }
             writeln!(f)?;
         }
-        let all = MigrationText(&MigrationReport::new(
-            self.dry_run,
-            Vec::new(),
-            self.users.iter().map(|u| u.outcome.clone()).collect(),
-        ))
-        .to_string();
-        let totals = all.lines().last().unwrap_or_default();
         writeln!(
             f,
-            "{} account(s): {} ok, {} failed.\n{totals}",
-            self.accounts.len(),
-            self.accounts.len() - self.failed_accounts(),
-            self.failed_accounts()
-        )
+            "{}",
+            accounts_line(self.accounts.len(), self.failed_accounts())
+        )?;
+        write_totals(f, &self.totals, self.dry_run)
     }
 }
 

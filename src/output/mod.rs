@@ -264,6 +264,19 @@ impl crate::workflows::Progress for Bar {
     }
 }
 
+/// The heading of one account's part of an `--accounts` text report.
+pub fn account_heading(account_id: &str) -> String {
+    format!("== account {account_id} ==")
+}
+
+/// The line after the accounts of an `--accounts` text report.
+pub fn accounts_line(accounts: usize, failed: usize) -> String {
+    format!(
+        "{accounts} account(s): {} ok, {failed} failed.",
+        accounts - failed
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
