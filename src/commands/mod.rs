@@ -248,20 +248,24 @@ fn man(command: Option<&str>) -> anyhow::Result<Outcome> {
 /// `--ca-file` and `--timeout` flags. A bad host or an unusable CA file is a usage error (exit 2),
 /// found before any connection; the login's notices (waiting for a new key) go to stderr.
 pub fn smtp_endpoint(args: &crate::cli::SmtpArgs, region: &str) -> anyhow::Result<crate::smtp::Endpoint> {
-    use crate::smtp::{Endpoint, EndpointError, EndpointSettings};
-    let settings = EndpointSettings {
-        host: args.smtp_host.clone(),
-        port: args.port,
-        implicit_tls: args.tls,
-        ca_file: args.ca_file.clone(),
-        timeout: Duration::from_secs(args.timeout),
-    };
-    let endpoint = Endpoint::new(&settings, region).map_err(|e| match e {
+    use crate::smtp::{Endpoint, EndpointError};
+    let endpoint = Endpoint::new(&smtp_settings(args), region).map_err(|e| match e {
         EndpointError::BadHost(_) => usage(format!("--smtp-host {e}")),
         EndpointError::CaFile { .. } => usage(format!("--ca-file {e}")),
         EndpointError::Tls(_) => anyhow::Error::new(e),
     })?;
     Ok(endpoint.with_notice(std::sync::Arc::new(|line: &str| eprintln!("sesctl: {line}"))))
+}
+
+/// The SMTP flags as the core's endpoint settings (plain values).
+pub fn smtp_settings(args: &crate::cli::SmtpArgs) -> crate::smtp::EndpointSettings {
+    crate::smtp::EndpointSettings {
+        host: args.smtp_host.clone(),
+        port: args.port,
+        implicit_tls: args.tls,
+        ca_file: args.ca_file.clone(),
+        timeout: Duration::from_secs(args.timeout),
+    }
 }
 
 /// Prints the report of work that is done. If stdout cannot take it (full, closed, gone), the work

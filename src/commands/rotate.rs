@@ -119,22 +119,8 @@ async fn in_secret(
         ));
     }
     // testSecret: with --verify, log in with the pending credential before it is promoted.
-    let endpoint = std::sync::Arc::new(super::smtp_endpoint(&args.smtp, &plan.region)?);
-    let deadline = std::time::Duration::from_secs(args.verify_timeout);
-    let secret_label = args.secret_name.clone().unwrap_or_default();
-    let hook = as_verify_hook(move |login| {
-        let endpoint = endpoint.clone();
-        let label = secret_label.clone();
-        let akid = login.access_key_id.to_string();
-        let parsed = crate::workflows::verify::read_credential(login.secret_string, &label);
-        Box::pin(async move {
-            let stored = parsed?;
-            crate::smtp::verify_new_credential(&akid, &stored.password, &endpoint, deadline).await?;
-            Ok(())
-        })
-    });
-    let verify: Option<workflow::VerifyHook<'_>> = if args.verify { Some(&hook) } else { None };
-    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, verify).await?;
+    let login = login_check(args, &plan.region)?;
+    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, login.as_ref()).await?;
     if let Some(m) = moved {
         report.warnings.push(m);
     }
@@ -182,10 +168,7 @@ async fn without_secret(
         ctx.printer.result(&plan.to_plan())?;
         return Ok(Outcome::Done);
     }
-    let endpoint = super::smtp_endpoint(&args.smtp, &region)?;
-    let verify = args
-        .verify
-        .then(|| (&endpoint, std::time::Duration::from_secs(args.verify_timeout)));
+    let login = login_check(args, &region)?;
     let report = workflow::rotate_and_deliver(
         &iam,
         &plan,
@@ -199,7 +182,7 @@ async fn without_secret(
                 Ok(Delivered::Stdout)
             }
         },
-        verify,
+        login.as_ref(),
     )
     .await?;
     if sink.is_stdout() {
@@ -213,13 +196,18 @@ async fn without_secret(
     Ok(Outcome::Done)
 }
 
-/// Pins a closure to the hook's higher-ranked signature (closures do not infer it on their own).
-fn as_verify_hook<F>(f: F) -> F
-where
-    F: for<'a> Fn(&'a workflow::PendingLogin<'a>) -> futures::future::BoxFuture<'a, anyhow::Result<()>>
-        + Sync,
-{
-    f
+/// `--verify`'s login check, from the SMTP flags. A bad `--smtp-host` or `--ca-file` is a usage error
+/// found here, before any change.
+fn login_check(args: &RotateArgs, region: &str) -> anyhow::Result<Option<workflow::LoginCheck>> {
+    if !args.verify {
+        return Ok(None);
+    }
+    let endpoint = super::smtp_endpoint(&args.smtp, region)?;
+    Ok(Some(workflow::LoginCheck {
+        endpoint: super::smtp_settings(&args.smtp),
+        deadline: std::time::Duration::from_secs(args.verify_timeout),
+        notice: endpoint.notice(),
+    }))
 }
 
 /// A failed read before any change says so (other errors here already do).

@@ -36,7 +36,63 @@ use crate::aws::AwsError;
 use crate::credential::{next_value, NextValue, StoredCredential};
 use crate::secret::Secret;
 use crate::smtp::{Endpoint, EndpointError, EndpointSettings};
-use crate::workflows::rotate::OldKeyAction;
+
+/// What happens to the old key once the new credential is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OldKeyAction {
+    Deactivate,
+    Delete,
+    Keep,
+}
+
+impl OldKeyAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            OldKeyAction::Deactivate => "deactivate",
+            OldKeyAction::Delete => "delete",
+            OldKeyAction::Keep => "keep",
+        }
+    }
+}
+
+/// Who started the rotation. The steps are the same; two things differ.
+#[derive(Debug, Clone, Default)]
+pub enum Origin {
+    /// Secrets Manager's RotateSecret (the rotation function): the token's version exists, staged
+    /// AWSPENDING, before the first step, and createSecret makes room for the key itself.
+    #[default]
+    SecretsManager,
+    /// An operator's `rotate`: createSecret makes the token's version (a fresh token), and room for
+    /// the key was made beforehand by the operator's plan, so createSecret deletes no key.
+    Operator(OperatorRun),
+}
+
+/// What an operator's rotation knows besides the secret.
+#[derive(Debug, Clone)]
+pub struct OperatorRun {
+    /// The IAM user, for a stored value that does not name it (another tool's shape).
+    pub user: String,
+    /// The SES region the new password is derived for (the operator's choice, else the stored one).
+    pub region: String,
+    /// The user's keys when the plan was made: a key that appears later is not the plan's.
+    pub keys_before: Vec<AccessKey>,
+    /// The keys the plan deleted before createSecret.
+    pub deleted: Vec<String>,
+    /// The key of the token's version once createSecret stored (or found) it in this run. A version's
+    /// value never changes, so the later steps re-read the stages and the keys but not the value;
+    /// only an SMTP login reads the password again.
+    pub pending_key: Option<String>,
+}
+
+impl Origin {
+    fn operator(&self) -> Option<&OperatorRun> {
+        match self {
+            Origin::Operator(o) => Some(o),
+            Origin::SecretsManager => None,
+        }
+    }
+}
 
 /// One of Secrets Manager's four rotation steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -125,6 +181,12 @@ pub struct StepReport {
     /// SMTP login attempts made by `test_pending`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_attempts: Option<u32>,
+    /// The version that was `AWSCURRENT` when `finish` began (now `AWSPREVIOUS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
+    /// What went wrong without failing the step (nothing secret).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A key deleted to make room for a new one.
@@ -167,6 +229,30 @@ pub enum RotationError {
     Endpoint(EndpointError),
     /// The pending credential could not log in (the failure and diagnosis, no secret).
     LoginFailed { key: String, detail: String },
+    /// iam:CreateAccessKey failed; `notes` says what became of keys a failed attempt may have made,
+    /// `changed` what the step had already done.
+    CreateKey {
+        error: AwsError,
+        notes: String,
+        changed: String,
+    },
+    /// The new key was created but its value was not stored (`cause`): the key can never be used.
+    /// The version may have been stored if the failed call was PutSecretValue and its answer was lost.
+    NotStored {
+        user: String,
+        key: String,
+        cause: String,
+    },
+    /// Moving AWSCURRENT to the token's version failed, and reading it back showed it did not move.
+    PromoteFailed { error: AwsError },
+    /// Moving AWSCURRENT failed, and whether it moved could not be read back (`check` says why).
+    PromoteUnknown { error: AwsError, check: String },
+    /// AWSCURRENT moved to the new key; retiring the old key then failed, and it is untouched.
+    RetireFailed {
+        error: AwsError,
+        old_key: String,
+        new_key: String,
+    },
     /// An AWS call failed; `changed` says what this step had already done.
     Aws { error: AwsError, changed: String },
 }
@@ -208,6 +294,28 @@ impl fmt::Display for RotationError {
                 f,
                 "the pending credential (key {key}) did not log in: {detail}; AWSCURRENT was not moved"
             ),
+            RotationError::CreateKey { error, notes, changed } => {
+                write!(f, "creating the new access key failed: {error}{notes}; {changed}")
+            }
+            RotationError::NotStored { user, key, cause } => write!(f, "{cause}; {}", stray_left(user, key)),
+            RotationError::PromoteFailed { error } => {
+                write!(f, "{error}; AWSCURRENT was not moved, and nothing was changed")
+            }
+            RotationError::PromoteUnknown { error, check } => write!(
+                f,
+                "{error}; whether AWSCURRENT moved could not be read back ({check}), so nothing was undone: \
+                 the step can be run again"
+            ),
+            RotationError::RetireFailed {
+                error,
+                old_key,
+                new_key,
+                ..
+            } => write!(
+                f,
+                "{error}; AWSCURRENT now holds the new key {new_key} and AWSPREVIOUS the old key {old_key}, \
+                 which is untouched"
+            ),
             RotationError::Aws { error, changed } => write!(f, "{error}; {changed}"),
         }
     }
@@ -221,6 +329,8 @@ struct SecretView {
     current_version: String,
     /// The AWSCURRENT value, parsed.
     current: StoredValue,
+    /// The AWSCURRENT value as stored: the next version keeps its fields.
+    current_value: Secret,
 }
 
 /// The fields of a stored credential the steps need (never the password).
@@ -243,21 +353,32 @@ fn aws(error: AwsError, changed: &str) -> RotationError {
 const NOTHING_CHANGED: &str = "nothing was changed";
 
 /// Reads a stored value's fields with the credential codec ([`StoredCredential`]): any shape it reads,
-/// as long as the value names its IAM user and SES region (what the steps need to act on it).
-fn parse_value(secret: &str, stage: &str, value: &Secret) -> Result<StoredValue, RotationError> {
+/// as long as the value names its IAM user and SES region (what the steps need to act on it), or the
+/// operator's rotation names them.
+fn parse_value(
+    secret: &str,
+    stage: &str,
+    value: &Secret,
+    origin: &Origin,
+) -> Result<StoredValue, RotationError> {
     let bad = |detail: &str| RotationError::Format {
         secret: secret.to_string(),
         stage: stage.to_string(),
         detail: detail.to_string(),
     };
     let stored = StoredCredential::parse(value).map_err(|e| bad(&e.0))?;
-    let iam_user_name = stored
-        .iam_user_name
-        .ok_or_else(|| bad("it has no iam_user_name"))?;
-    let region = stored.region.ok_or_else(|| bad("it has no region"))?;
-    if !crate::regions::looks_like_region(&region) {
-        return Err(bad("its region is not an AWS region name"));
-    }
+    let operator = origin.operator();
+    let iam_user_name = match (stored.iam_user_name, operator) {
+        (Some(name), _) => name,
+        (None, Some(o)) => o.user.clone(),
+        (None, None) => return Err(bad("it has no iam_user_name")),
+    };
+    let region = match (operator, stored.region) {
+        (Some(o), _) => o.region.clone(),
+        (None, Some(r)) if crate::regions::looks_like_region(&r) => r,
+        (None, Some(_)) => return Err(bad("its region is not an AWS region name")),
+        (None, None) => return Err(bad("it has no region")),
+    };
     Ok(StoredValue {
         iam_user_name,
         access_key_id: stored.username,
@@ -268,7 +389,13 @@ fn parse_value(secret: &str, stage: &str, value: &Secret) -> Result<StoredValue,
 }
 
 /// Reads the secret and applies the guard. `Ok(None)`: the token is already AWSCURRENT (nothing to do).
-async fn read(secrets: &Secrets, secret_id: &str, token: &str) -> Result<Option<SecretView>, RotationError> {
+/// An operator's rotation may name a token that is not a version yet: createSecret makes it.
+async fn read(
+    secrets: &Secrets,
+    secret_id: &str,
+    token: &str,
+    origin: &Origin,
+) -> Result<Option<SecretView>, RotationError> {
     let info = secrets
         .describe(secret_id)
         .await
@@ -283,22 +410,24 @@ async fn read(secrets: &Secrets, secret_id: &str, token: &str) -> Result<Option<
             detail: format!("it is scheduled for deletion (on {when})"),
         });
     }
-    let Some(stages) = info.versions.get(token) else {
-        return Err(RotationError::NotPending {
-            secret: info.arn.clone(),
-            token: token.to_string(),
-            detail: "is not a version of the secret".to_string(),
-        });
-    };
-    if stages.iter().any(|s| s == STAGE_CURRENT) {
-        return Ok(None);
-    }
-    if !stages.iter().any(|s| s == STAGE_PENDING) {
-        return Err(RotationError::NotPending {
-            secret: info.arn.clone(),
-            token: token.to_string(),
-            detail: "is not staged AWSPENDING".to_string(),
-        });
+    match info.versions.get(token) {
+        Some(stages) if stages.iter().any(|s| s == STAGE_CURRENT) => return Ok(None),
+        Some(stages) if !stages.iter().any(|s| s == STAGE_PENDING) => {
+            return Err(RotationError::NotPending {
+                secret: info.arn.clone(),
+                token: token.to_string(),
+                detail: "is not staged AWSPENDING".to_string(),
+            })
+        }
+        Some(_) => {}
+        None if origin.operator().is_some() => {}
+        None => {
+            return Err(RotationError::NotPending {
+                secret: info.arn.clone(),
+                token: token.to_string(),
+                detail: "is not a version of the secret".to_string(),
+            })
+        }
     }
     let current_version = info
         .version_with_stage(STAGE_CURRENT)
@@ -315,11 +444,12 @@ async fn read(secrets: &Secrets, secret_id: &str, token: &str) -> Result<Option<
             secret: info.arn.clone(),
             detail: "its AWSCURRENT version has no value".to_string(),
         })?;
-    let current = parse_value(&info.arn, STAGE_CURRENT, &value.value)?;
+    let current = parse_value(&info.arn, STAGE_CURRENT, &value.value, origin)?;
     Ok(Some(SecretView {
         info,
         current_version,
         current,
+        current_value: value.value,
     }))
 }
 
@@ -345,6 +475,7 @@ async fn stage_key(
     secrets: &Secrets,
     view: &SecretView,
     stage: &str,
+    origin: &Origin,
 ) -> Result<Option<String>, RotationError> {
     if view.info.version_with_stage(stage).is_none() {
         return Ok(None);
@@ -354,7 +485,7 @@ async fn stage_key(
         .await
         .map_err(|e| aws(e, NOTHING_CHANGED))?;
     Ok(value.and_then(|v| {
-        parse_value(&view.info.arn, stage, &v.value)
+        parse_value(&view.info.arn, stage, &v.value, origin)
             .ok()
             .map(|s| s.access_key_id)
     }))
@@ -414,41 +545,30 @@ pub fn make_room(keys: &[AccessKey], current_key: &str, previous_key: Option<&st
     )
 }
 
-/// createSecret: see the module doc.
-pub async fn create_pending(
+/// Makes room for the new key (a rotation Secrets Manager started): deletes the key of AWSPREVIOUS,
+/// or a stray of an interrupted createSecret, after reading the stages again. Returns the keys the
+/// user had before, for [`create_key`]'s guard.
+async fn make_room_now(
     iam: &Iam,
     secrets: &Secrets,
-    secret_id: &str,
-    token: &str,
-    rotation_token: Option<&str>,
-) -> Result<StepReport, RotationError> {
-    let Some(view) = read(secrets, secret_id, token).await? else {
-        return Ok(already_current(Step::Create, secret_id, token));
-    };
-    let mut out = report(Step::Create, &view.info.arn, token);
-    let user = view.current.iam_user_name.clone();
-    out.iam_user_name = Some(user.clone());
-    out.current_key_id = Some(view.current.access_key_id.clone());
-    if let Some(existing) = secrets
-        .get_version(&view.info.arn, token)
-        .await
-        .map_err(|e| aws(e, NOTHING_CHANGED))?
-    {
-        let stored = parse_value(&view.info.arn, STAGE_PENDING, &existing.value)?;
-        out.pending_key_id = Some(stored.access_key_id);
-        out.outcome = "already_stored";
-        return Ok(out);
-    }
-
-    // Room for the new key.
-    let previous_key = stage_key(secrets, &view, STAGE_PREVIOUS).await?;
+    view: &SecretView,
+    user: &str,
+    out: &mut StepReport,
+) -> Result<Vec<AccessKey>, RotationError> {
+    let origin = Origin::SecretsManager;
+    let previous_key = stage_key(secrets, view, STAGE_PREVIOUS, &origin).await?;
     let keys = iam
-        .list_access_keys(&user)
+        .list_access_keys(user)
         .await
         .map_err(|e| aws(e, NOTHING_CHANGED))?;
     match make_room(&keys, &view.current.access_key_id, previous_key.as_deref()) {
         Room::Free => {}
-        Room::Refuse(keys) => return Err(RotationError::NoRoom { user, keys }),
+        Room::Refuse(keys) => {
+            return Err(RotationError::NoRoom {
+                user: user.to_string(),
+                keys,
+            })
+        }
         Room::Delete {
             access_key_id,
             reason,
@@ -467,7 +587,7 @@ pub async fn create_pending(
             if let Some(info) = &now {
                 if let Some(stage) = stage_holding(secrets, info, &access_key_id, guarded).await? {
                     return Err(RotationError::NoRoom {
-                        user,
+                        user: user.to_string(),
                         keys: vec![(
                             access_key_id,
                             format!("now held by {stage}: another rotation is under way"),
@@ -475,7 +595,7 @@ pub async fn create_pending(
                     });
                 }
             }
-            iam.delete_access_key(&user, &access_key_id)
+            iam.delete_access_key(user, &access_key_id)
                 .await
                 .map_err(|e| aws(e, NOTHING_CHANGED))?;
             out.deleted_keys.push(DeletedKey {
@@ -484,50 +604,114 @@ pub async fn create_pending(
             });
         }
     }
+    Ok(keys)
+}
 
-    let changed = if out.deleted_keys.is_empty() {
-        NOTHING_CHANGED.to_string()
-    } else {
-        format!(
-            "the key {} was deleted to make room; nothing else was changed",
-            out.deleted_keys[0].access_key_id
-        )
+/// createSecret: see the module doc.
+pub async fn create_pending(
+    iam: &Iam,
+    secrets: &Secrets,
+    secret_id: &str,
+    token: &str,
+    rotation_token: Option<&str>,
+    origin: &Origin,
+) -> Result<StepReport, RotationError> {
+    let Some(view) = read(secrets, secret_id, token, origin).await? else {
+        return Ok(already_current(Step::Create, secret_id, token));
     };
-    let key = iam.create_access_key(&user).await.map_err(|e| aws(e, &changed))?;
-    let password = crate::smtp_password::smtp_password_v4(&key.secret, &view.current.region);
-    drop(key.secret);
-    let current_value = secrets
-        .get_version(&view.info.arn, &view.current_version)
+    let mut out = report(Step::Create, &view.info.arn, token);
+    let user = view.current.iam_user_name.clone();
+    out.iam_user_name = Some(user.clone());
+    out.current_key_id = Some(view.current.access_key_id.clone());
+    if view.info.versions.contains_key(token) {
+        if let Some(existing) = secrets
+            .get_version(&view.info.arn, token)
+            .await
+            .map_err(|e| aws(e, NOTHING_CHANGED))?
+        {
+            let stored = parse_value(&view.info.arn, STAGE_PENDING, &existing.value, origin)?;
+            out.pending_key_id = Some(stored.access_key_id);
+            out.outcome = "already_stored";
+            return Ok(out);
+        }
+    }
+
+    let guard = match origin.operator() {
+        Some(o) => KeyGuard {
+            keys_before: o.keys_before.clone(),
+            deleted: o.deleted.clone(),
+        },
+        None => {
+            let keys_before = make_room_now(iam, secrets, &view, &user, &mut out).await?;
+            KeyGuard {
+                keys_before,
+                deleted: out.deleted_keys.iter().map(|d| d.access_key_id.clone()).collect(),
+            }
+        }
+    };
+    let changed = match (origin, out.deleted_keys.first()) {
+        (Origin::Operator(_), _) => "the old key and the secret are untouched".to_string(),
+        (_, None) => NOTHING_CHANGED.to_string(),
+        (_, Some(d)) => format!(
+            "the key {} was deleted to make room; nothing else was changed",
+            d.access_key_id
+        ),
+    };
+    let target = SecretRef {
+        arn: &view.info.arn,
+        name: secret_id,
+    };
+    let key = create_key(iam, &user, &guard, Some((secrets, target)))
         .await
-        .map_err(|e| aws(e, &stray_left(&user, &key.id)))?
-        .ok_or_else(|| RotationError::NoSecret {
-            secret: view.info.arn.clone(),
-            detail: "its AWSCURRENT version has no value".to_string(),
+        .map_err(|CreateKeyFailed { error, notes }| RotationError::CreateKey {
+            error,
+            notes,
+            changed,
         })?;
-    // Every field of the current value is kept (what its consumers read), in its shape.
     let current = &view.current;
-    let host = current
-        .host
-        .clone()
-        .unwrap_or_else(|| crate::regions::smtp_host(&current.region));
+    let password = crate::smtp_password::smtp_password_v4(&key.secret, &current.region);
+    drop(key.secret);
+    // Every field of the current value is kept (what its consumers read), in its shape.
+    // An operator's rotation writes the region's endpoint (its region may be a new one); the
+    // function keeps the stored host and port.
+    let (host, port) = match origin {
+        Origin::SecretsManager => (
+            current
+                .host
+                .clone()
+                .unwrap_or_else(|| crate::regions::smtp_host(&current.region)),
+            current.port.unwrap_or(crate::regions::DEFAULT_PORT),
+        ),
+        Origin::Operator(_) => (
+            crate::regions::smtp_host(&current.region),
+            crate::regions::DEFAULT_PORT,
+        ),
+    };
     let next = NextValue {
         access_key_id: &key.id,
         password: &password,
         region: &current.region,
         host: &host,
-        port: current.port.unwrap_or(crate::regions::DEFAULT_PORT),
+        port,
         iam_user_name: &user,
     };
-    let value = next_value(&current_value.value, &next).ok_or_else(|| RotationError::Format {
-        secret: view.info.arn.clone(),
-        stage: STAGE_CURRENT.to_string(),
-        detail: "the value is not a JSON object".to_string(),
+    let value = next_value(&view.current_value, &next).ok_or_else(|| RotationError::NotStored {
+        user: user.clone(),
+        key: key.id.clone(),
+        cause: format!(
+            "secret {}'s AWSCURRENT value is not a JSON object, so no next version could be made from it",
+            view.info.arn
+        ),
     })?;
     drop(password);
     secrets
         .put_pending_value(&view.info.arn, &value, token, rotation_token)
         .await
-        .map_err(|e| aws(e, &stray_left(&user, &key.id)))?;
+        .map_err(|e| RotationError::NotStored {
+            user: user.clone(),
+            key: key.id.clone(),
+            cause: e.to_string(),
+        })?;
     out.pending_key_id = Some(key.id);
     Ok(out)
 }
@@ -540,6 +724,167 @@ fn stray_left(user: &str, key_id: &str) -> String {
          never be used; the retried step deletes it, or delete it now (aws iam delete-access-key \
          --user-name {user} --access-key-id {key_id})"
     )
+}
+
+/// The keys a rotation knew before creating one: a key that appears while an attempt goes
+/// unanswered is that attempt's only if nothing says it is another run's.
+#[derive(Debug, Clone, Default)]
+pub struct KeyGuard {
+    pub keys_before: Vec<AccessKey>,
+    /// Keys this rotation deleted itself (their absence says nothing of another run).
+    pub deleted: Vec<String>,
+}
+
+/// The secret a rotation stores into, for [`create_key`]'s check of its stages.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretRef<'a> {
+    pub arn: &'a str,
+    /// As the operator named it (for messages).
+    pub name: &'a str,
+}
+
+/// Why [`create_key`] failed: the last attempt's error, and what became of keys a failed attempt may
+/// have created (`; ...` clauses, empty when there were none).
+#[derive(Debug)]
+pub struct CreateKeyFailed {
+    pub error: AwsError,
+    pub notes: String,
+}
+
+/// iam:CreateAccessKey, attempt by attempt (the SDK retries nothing here). A failed attempt may still
+/// have created a key whose answer was lost: before the next attempt the keys are listed, and a key
+/// that was not there before this rotation is that attempt's (its secret never arrived), so it is
+/// deleted. A refusal (`LimitExceeded`, a denial, a bad request) created no key: nothing is deleted
+/// after it, and a key that appeared meanwhile is named as another run's (deleting it would cut off
+/// the credential that run is rolling out).
+pub async fn create_key(
+    iam: &Iam,
+    user: &str,
+    guard: &KeyGuard,
+    secret: Option<(&Secrets, SecretRef<'_>)>,
+) -> Result<crate::aws::iam::NewAccessKey, CreateKeyFailed> {
+    use crate::aws::ErrorKind;
+    let known: Vec<&str> = guard.keys_before.iter().map(|k| k.id.as_str()).collect();
+    let mut pause = Duration::from_millis(200);
+    let mut notes = String::new();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let e = match iam.create_access_key_once(user).await {
+            Ok(k) => return Ok(k),
+            Err(e) => e,
+        };
+        let refused = matches!(
+            e.kind,
+            ErrorKind::LimitExceeded | ErrorKind::AccessDenied | ErrorKind::Invalid | ErrorKind::NotFound
+        );
+        let mut another_run = false;
+        if let Ok(keys) = iam.list_access_keys(user).await {
+            for other in keys.iter().filter(|k| !known.contains(&k.id.as_str())) {
+                let claimed = if refused {
+                    None
+                } else {
+                    another_runs_key(iam, guard, &keys, &other.id, secret).await
+                };
+                if let Some(why) = claimed {
+                    another_run = true;
+                    notes.push_str(&format!(
+                        "; key {id} appeared on {user} while this run's attempt went unanswered, and it is \
+                         another run's new key ({why}): left as it is (do not run two rotations of one user \
+                         at once)",
+                        id = other.id
+                    ));
+                    continue;
+                }
+                if refused {
+                    notes.push_str(&format!(
+                        "; key {id} appeared on {user} while this run was creating one: another run's new \
+                         key, left as it is (do not run two rotations of one user at once)",
+                        id = other.id
+                    ));
+                    continue;
+                }
+                match iam.delete_access_key(user, &other.id).await {
+                    Ok(()) => notes.push_str(&format!(
+                        "; key {} that a failed attempt created anyway was deleted",
+                        other.id
+                    )),
+                    Err(d) => notes.push_str(&format!(
+                        "; key {id} that a failed attempt created anyway could not be deleted ({d}); its secret \
+                         was never delivered: delete it (aws iam delete-access-key --user-name {user} \
+                         --access-key-id {id})",
+                        id = other.id
+                    )),
+                }
+            }
+        }
+        if refused || another_run || !iam.may_retry(&e, attempt) {
+            return Err(CreateKeyFailed { error: e, notes });
+        }
+        tracing::debug!("iam:CreateAccessKey attempt {attempt} failed ({e}); trying again");
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+}
+
+/// Whether a key that appeared after an unanswered CreateAccessKey attempt is another run's rather
+/// than that attempt's, and why: a stage of the secret names it (another rotation stored it), a key
+/// the user had before this run was retired or deleted meanwhile by someone other than this run
+/// (another rotation finished), or the key has been used (someone holds its secret). An attempt's own
+/// key is none of these. A check that cannot be made counts as "another run's": the key is then left,
+/// never deleted on a guess.
+async fn another_runs_key(
+    iam: &Iam,
+    guard: &KeyGuard,
+    keys_now: &[AccessKey],
+    key_id: &str,
+    secret: Option<(&Secrets, SecretRef<'_>)>,
+) -> Option<String> {
+    for before in guard
+        .keys_before
+        .iter()
+        .filter(|k| !guard.deleted.contains(&k.id))
+    {
+        match keys_now.iter().find(|k| k.id == before.id) {
+            None => return Some(format!("key {} was deleted meanwhile", before.id)),
+            Some(k) if k.status != before.status => {
+                return Some(format!(
+                    "key {} was made {} meanwhile",
+                    before.id,
+                    k.status.to_string().to_lowercase()
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    match iam.access_key_last_used(key_id).await {
+        Ok(used) if used.date.is_some() => return Some("it has been used".to_string()),
+        Ok(_) => {}
+        Err(e) => return Some(format!("its last use could not be read: {e}")),
+    }
+    let (secrets, target) = secret?;
+    let info = match secrets.describe(target.arn).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return Some(format!("secret {} could not be found to check", target.name)),
+        Err(e) => return Some(format!("secret {}'s stages could not be read: {e}", target.name)),
+    };
+    for (version, stages) in info.versions.iter().filter(|(_, s)| !s.is_empty()) {
+        match secrets.get_version(target.arn, version).await {
+            Ok(Some(v)) => {
+                if StoredCredential::parse(&v.value).is_ok_and(|c| c.username == key_id) {
+                    return Some(format!("secret {}'s {} names it", target.name, stages.join(", ")));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Some(format!(
+                    "secret {}'s versions could not be read: {e}",
+                    target.name
+                ))
+            }
+        }
+    }
+    None
 }
 
 /// The first of `stages` whose value holds `key`.
@@ -558,7 +903,9 @@ async fn stage_holding(
             .await
             .map_err(|e| aws(e, NOTHING_CHANGED))?
         {
-            if parse_value(&info.arn, stage, &v.value).is_ok_and(|s| s.access_key_id == key) {
+            if parse_value(&info.arn, stage, &v.value, &Origin::SecretsManager)
+                .is_ok_and(|s| s.access_key_id == key)
+            {
                 return Ok(Some(stage));
             }
         }
@@ -566,11 +913,35 @@ async fn stage_holding(
     Ok(None)
 }
 
-/// The token's stored credential, read for set/test/finish.
+/// The token's stored credential's fields, for set/test/finish: as an operator's run already knows
+/// them, else read.
+async fn pending_fields(
+    secrets: &Secrets,
+    view: &SecretView,
+    token: &str,
+    origin: &Origin,
+) -> Result<StoredValue, RotationError> {
+    if let Some((o, key)) = origin
+        .operator()
+        .and_then(|o| o.pending_key.as_ref().map(|k| (o, k)))
+    {
+        return Ok(StoredValue {
+            iam_user_name: o.user.clone(),
+            access_key_id: key.clone(),
+            region: o.region.clone(),
+            host: None,
+            port: None,
+        });
+    }
+    Ok(pending(secrets, view, token, origin).await?.0)
+}
+
+/// The token's stored credential, read.
 async fn pending(
     secrets: &Secrets,
     view: &SecretView,
     token: &str,
+    origin: &Origin,
 ) -> Result<(StoredValue, Secret), RotationError> {
     let value = secrets
         .get_version(&view.info.arn, token)
@@ -581,18 +952,18 @@ async fn pending(
             token: token.to_string(),
             detail: "holds no value yet (createSecret has not run)".to_string(),
         })?;
-    let stored = parse_value(&view.info.arn, STAGE_PENDING, &value.value)?;
+    let stored = parse_value(&view.info.arn, STAGE_PENDING, &value.value, origin)?;
     Ok((stored, value.value))
 }
 
-/// Checks that `key` of `user` exists and is active.
-async fn check_key(iam: &Iam, user: &str, key: &str) -> Result<(), RotationError> {
+/// Checks that `key` of `user` exists and is active; returns the user's keys as listed.
+async fn check_key(iam: &Iam, user: &str, key: &str) -> Result<Vec<AccessKey>, RotationError> {
     let keys = iam
         .list_access_keys(user)
         .await
         .map_err(|e| aws(e, NOTHING_CHANGED))?;
     match keys.iter().find(|k| k.id == key) {
-        Some(k) if k.status == KeyStatus::Active => Ok(()),
+        Some(k) if k.status == KeyStatus::Active => Ok(keys),
         found => Err(RotationError::PendingKeyUnusable {
             user: user.to_string(),
             key: key.to_string(),
@@ -607,11 +978,12 @@ pub async fn set_pending(
     secrets: &Secrets,
     secret_id: &str,
     token: &str,
+    origin: &Origin,
 ) -> Result<StepReport, RotationError> {
-    let Some(view) = read(secrets, secret_id, token).await? else {
+    let Some(view) = read(secrets, secret_id, token, origin).await? else {
         return Ok(already_current(Step::Set, secret_id, token));
     };
-    let (stored, _) = pending(secrets, &view, token).await?;
+    let stored = pending_fields(secrets, &view, token, origin).await?;
     check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
     let mut out = report(Step::Set, &view.info.arn, token);
     out.iam_user_name = Some(stored.iam_user_name);
@@ -628,18 +1000,24 @@ pub async fn test_pending(
     token: &str,
     verification: &Verification,
     notice: Option<crate::smtp::Notice>,
+    origin: &Origin,
 ) -> Result<StepReport, RotationError> {
-    let Some(view) = read(secrets, secret_id, token).await? else {
+    let Some(view) = read(secrets, secret_id, token, origin).await? else {
         return Ok(already_current(Step::Test, secret_id, token));
     };
-    let (stored, value) = pending(secrets, &view, token).await?;
     let mut out = report(Step::Test, &view.info.arn, token);
-    out.iam_user_name = Some(stored.iam_user_name.clone());
-    out.pending_key_id = Some(stored.access_key_id.clone());
     out.current_key_id = Some(view.current.access_key_id.clone());
     match verification {
-        Verification::KeyCheck => check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?,
+        Verification::KeyCheck => {
+            let stored = pending_fields(secrets, &view, token, origin).await?;
+            check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
+            out.iam_user_name = Some(stored.iam_user_name);
+            out.pending_key_id = Some(stored.access_key_id);
+        }
         Verification::Smtp { endpoint, deadline } => {
+            let (stored, value) = pending(secrets, &view, token, origin).await?;
+            out.iam_user_name = Some(stored.iam_user_name.clone());
+            out.pending_key_id = Some(stored.access_key_id.clone());
             // Only the SES endpoint of the credential's region, or the host the operator configured,
             // is ever sent the password: the stored host is not trusted.
             let mut settings = endpoint.clone();
@@ -675,25 +1053,28 @@ fn stored_password(value: &Secret) -> Option<Secret> {
     StoredCredential::parse(value).ok().map(|c| c.password)
 }
 
-/// finishSecret: AWSCURRENT moves to the token's version, then the old key as configured.
+/// finishSecret: AWSCURRENT moves to the token's version (the key is checked just before), then the
+/// old key as configured, then the AWSPENDING label comes off the token's version.
 pub async fn finish(
     iam: &Iam,
     secrets: &Secrets,
     secret_id: &str,
     token: &str,
     old_key: OldKeyAction,
+    origin: &Origin,
 ) -> Result<StepReport, RotationError> {
-    let Some(view) = read(secrets, secret_id, token).await? else {
+    let Some(view) = read(secrets, secret_id, token, origin).await? else {
         return Ok(already_current(Step::Finish, secret_id, token));
     };
-    let (stored, _) = pending(secrets, &view, token).await?;
+    let stored = pending_fields(secrets, &view, token, origin).await?;
     let mut out = report(Step::Finish, &view.info.arn, token);
     out.iam_user_name = Some(stored.iam_user_name.clone());
     out.pending_key_id = Some(stored.access_key_id.clone());
     out.current_key_id = Some(view.current.access_key_id.clone());
+    out.previous_version = Some(view.current_version.clone());
     // Never move AWSCURRENT to a key that cannot log in: checked just before the move.
-    check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
-    secrets
+    let keys = check_key(iam, &stored.iam_user_name, &stored.access_key_id).await?;
+    if let Err(error) = secrets
         .move_stage(
             &view.info.arn,
             STAGE_CURRENT,
@@ -701,38 +1082,69 @@ pub async fn finish(
             Some(&view.current_version),
         )
         .await
-        .map_err(|e| aws(e, NOTHING_CHANGED))?;
-    // The label has done its job; on the current version it is harmless, so a failure is only logged
-    // (Secrets Manager treats AWSPENDING on AWSCURRENT's version as a finished rotation).
-    if let Err(e) = secrets
-        .move_stage(&view.info.arn, STAGE_PENDING, None, Some(token))
-        .await
     {
-        tracing::warn!("removing AWSPENDING from version {token} after promotion failed: {e}");
+        // The call may have taken effect with its answer lost (then its retry fails): read it back,
+        // because what the caller does next (undo, or not) depends on it.
+        match secrets.describe(&view.info.arn).await {
+            Ok(Some(info)) if info.version_with_stage(STAGE_CURRENT) == Some(token) => {
+                tracing::debug!("the promotion took effect although its call reported: {error}");
+            }
+            Ok(Some(_)) => return Err(RotationError::PromoteFailed { error }),
+            Ok(None) => {
+                return Err(RotationError::PromoteUnknown {
+                    error,
+                    check: "the secret was not found".to_string(),
+                })
+            }
+            Err(e) => {
+                return Err(RotationError::PromoteUnknown {
+                    error,
+                    check: e.to_string(),
+                })
+            }
+        }
     }
     let old = view.current.access_key_id.clone();
     let user = view.current.iam_user_name.clone();
     if old == stored.access_key_id || user != stored.iam_user_name {
         out.old_key = Some("untouched");
-        return Ok(out);
+    } else {
+        let retire_failed = |error| RotationError::RetireFailed {
+            error,
+            old_key: old.clone(),
+            new_key: stored.access_key_id.clone(),
+        };
+        let status = keys.iter().find(|k| k.id == old).map(|k| k.status);
+        out.old_key = Some(match (old_key, status) {
+            (_, None) => "gone",
+            (OldKeyAction::Keep, _) => "kept",
+            (OldKeyAction::Deactivate, Some(KeyStatus::Inactive)) => "already_inactive",
+            (OldKeyAction::Deactivate, _) => {
+                match iam.set_access_key_status(&user, &old, KeyStatus::Inactive).await {
+                    Ok(()) => "deactivated",
+                    Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
+                    Err(e) => return Err(retire_failed(e)),
+                }
+            }
+            (OldKeyAction::Delete, _) => match iam.delete_access_key(&user, &old).await {
+                Ok(()) => "deleted",
+                Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
+                Err(e) => return Err(retire_failed(e)),
+            },
+        });
     }
-    let promoted = format!(
-        "AWSCURRENT now holds the new key {} and AWSPREVIOUS the old key {old}, which is untouched",
-        stored.access_key_id
-    );
-    out.old_key = Some(match old_key {
-        OldKeyAction::Keep => "kept",
-        OldKeyAction::Deactivate => match iam.set_access_key_status(&user, &old, KeyStatus::Inactive).await {
-            Ok(()) => "deactivated",
-            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
-            Err(e) => return Err(aws(e, &promoted)),
-        },
-        OldKeyAction::Delete => match iam.delete_access_key(&user, &old).await {
-            Ok(()) => "deleted",
-            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
-            Err(e) => return Err(aws(e, &promoted)),
-        },
-    });
+    // The label has done its job; on the current version it is harmless, so a failure is only a
+    // warning (Secrets Manager treats AWSPENDING on AWSCURRENT's version as a finished rotation).
+    if let Err(e) = secrets
+        .move_stage(&view.info.arn, STAGE_PENDING, None, Some(token))
+        .await
+    {
+        tracing::warn!("removing AWSPENDING from version {token} after promotion failed: {e}");
+        out.warnings.push(format!(
+            "the rotation is complete, but removing AWSPENDING from the new version failed ({e}); it is \
+             harmless and the next rotation ignores it"
+        ));
+    }
     Ok(out)
 }
 
@@ -748,13 +1160,14 @@ pub struct StepRequest<'a> {
     pub rotation_token: Option<&'a str>,
 }
 
-/// Runs one step (the rotation function's dispatch).
+/// Runs one step (the rotation function's dispatch, and each turn of an operator's rotation).
 pub async fn run_step(
     iam: &Iam,
     secrets: &Secrets,
     request: StepRequest<'_>,
     settings: &Settings,
     notice: Option<crate::smtp::Notice>,
+    origin: &Origin,
 ) -> Result<StepReport, RotationError> {
     let StepRequest {
         step,
@@ -763,10 +1176,21 @@ pub async fn run_step(
         rotation_token,
     } = request;
     match step {
-        Step::Create => create_pending(iam, secrets, secret_id, token, rotation_token).await,
-        Step::Set => set_pending(iam, secrets, secret_id, token).await,
-        Step::Test => test_pending(iam, secrets, secret_id, token, &settings.verification, notice).await,
-        Step::Finish => finish(iam, secrets, secret_id, token, settings.old_key).await,
+        Step::Create => create_pending(iam, secrets, secret_id, token, rotation_token, origin).await,
+        Step::Set => set_pending(iam, secrets, secret_id, token, origin).await,
+        Step::Test => {
+            test_pending(
+                iam,
+                secrets,
+                secret_id,
+                token,
+                &settings.verification,
+                notice,
+                origin,
+            )
+            .await
+        }
+        Step::Finish => finish(iam, secrets, secret_id, token, settings.old_key, origin).await,
     }
 }
 
@@ -846,7 +1270,7 @@ mod tests {
             r#"{"SMTP_USERNAME":"AKIAOLD","SMTP_PASSWORD":"old-pass","region":"eu-west-1","iam_user_name":"u","SMTP_PORT":"2587"}"#
                 .to_string(),
         );
-        let v = parse_value("s", STAGE_CURRENT, &variables).unwrap();
+        let v = parse_value("s", STAGE_CURRENT, &variables, &Origin::SecretsManager).unwrap();
         assert_eq!(
             (v.access_key_id.as_str(), v.iam_user_name.as_str()),
             ("AKIAOLD", "u")
@@ -854,7 +1278,9 @@ mod tests {
         assert_eq!((v.region.as_str(), v.port), ("eu-west-1", Some(2587)));
         assert_eq!(stored_password(&variables).unwrap().expose(), "old-pass");
         let plain = Secret::new("AKIAIOSFODNN7EXAMPLE:old-pass".to_string());
-        let err = parse_value("s", STAGE_CURRENT, &plain).unwrap_err().to_string();
+        let err = parse_value("s", STAGE_CURRENT, &plain, &Origin::SecretsManager)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no iam_user_name") && !err.contains("old-pass"),
             "{err}"
@@ -864,7 +1290,9 @@ mod tests {
     #[test]
     fn stored_values_are_read_without_quoting_them_in_errors() {
         let bad = Secret::new("AKIAX:sup3r-secret".to_string());
-        let err = parse_value("s", STAGE_CURRENT, &bad).unwrap_err().to_string();
+        let err = parse_value("s", STAGE_CURRENT, &bad, &Origin::SecretsManager)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("sup3r"), "{err}");
         let ok = parse_value(
             "s",
@@ -872,6 +1300,7 @@ mod tests {
             &Secret::new(
                 r#"{"iam_user_name":"u","username":"AKIA1","password":"p","region":"eu-west-1","port":"2587"}"#.into(),
             ),
+            &Origin::SecretsManager,
         )
         .unwrap();
         assert_eq!(ok.access_key_id, "AKIA1");

@@ -15,9 +15,10 @@ use std::time::Duration;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use sesctl_core::aws::{Aws, AwsOptions};
-use sesctl_core::rotation::{self, RotationError, Settings, Step, StepReport, StepRequest, Verification};
+use sesctl_core::rotation::{
+    self, OldKeyAction, Origin, RotationError, Settings, Step, StepReport, StepRequest, Verification,
+};
 use sesctl_core::smtp::EndpointSettings;
-use sesctl_core::workflows::rotate::OldKeyAction;
 
 /// Secrets Manager's rotation event.
 #[derive(Debug, Deserialize)]
@@ -178,7 +179,15 @@ async fn handle(
         token: &event.token,
         rotation_token: event.rotation_token.as_deref(),
     };
-    let result = rotation::run_step(&iam, &secrets, request, &config.settings, Some(notice)).await;
+    let result = rotation::run_step(
+        &iam,
+        &secrets,
+        request,
+        &config.settings,
+        Some(notice),
+        &Origin::SecretsManager,
+    )
+    .await;
     match result {
         Ok(report) => {
             let mut line = serde_json::to_value(&report).unwrap_or_default();
@@ -199,7 +208,12 @@ fn error_type(e: &RotationError) -> &'static str {
         RotationError::PendingKeyUnusable { .. } => "PendingKeyUnusable",
         RotationError::Endpoint(_) => "ConfigurationError",
         RotationError::LoginFailed { .. } => "LoginFailed",
-        RotationError::Aws { .. } => "AwsError",
+        RotationError::CreateKey { .. }
+        | RotationError::NotStored { .. }
+        | RotationError::PromoteFailed { .. }
+        | RotationError::PromoteUnknown { .. }
+        | RotationError::RetireFailed { .. }
+        | RotationError::Aws { .. } => "AwsError",
     }
 }
 

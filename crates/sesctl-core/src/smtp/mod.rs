@@ -165,6 +165,11 @@ impl Endpoint {
         self
     }
 
+    /// Where this endpoint announces waiting, if anywhere.
+    pub fn notice(&self) -> Option<Notice> {
+        self.notice.clone()
+    }
+
     /// The SES region whose endpoint the host is, when it is an `email-smtp` host.
     pub fn host_region(&self) -> Option<String> {
         diagnosis::region_of_host(&self.host)

@@ -22,34 +22,18 @@ use std::fmt;
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
-use crate::aws::ErrorKind;
+use crate::rotation::{
+    self, CreateKeyFailed, KeyGuard, OperatorRun, Origin, RotationError, Settings, StepRequest, Verification,
+};
 use crate::secret::Secret;
 
-/// What happens to the old key once the new credential is current.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OldKeyAction {
-    Deactivate,
-    Delete,
-    Keep,
-}
-
-impl OldKeyAction {
-    fn flag(self) -> &'static str {
-        match self {
-            OldKeyAction::Deactivate => "deactivate",
-            OldKeyAction::Delete => "delete",
-            OldKeyAction::Keep => "keep",
-        }
-    }
-}
+pub use crate::rotation::OldKeyAction;
 
 /// What was done to a key that was retired (or deliberately left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -506,67 +490,146 @@ fn two_key_refusal(user: &UserState, secret: Option<&SecretState>, delete_inacti
     )
 }
 
+/// One step of a rotation, as the plan lists it and the executor runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// iam:DeleteAccessKey of the inactive key (`--delete-inactive`).
+    DeleteInactiveKey(String),
+    /// iam:DeleteAccessKey of the key the secret's AWSPREVIOUS holds (room for the new key).
+    DeletePreviousKey(String),
+    /// AWSPENDING removed from a version whose key is gone or inactive.
+    ClearPending(StalePending),
+    /// One of Secrets Manager's four steps ([`crate::rotation`]), on the secret.
+    Protocol(rotation::Step),
+    /// Without a secret: iam:CreateAccessKey and the new SMTP password.
+    CreateKey,
+    /// Without a secret: the `--verify` login, then the credential to its sink.
+    Deliver,
+    /// Without a secret: the old key retired once the credential was delivered.
+    RetireOldKey,
+}
+
 impl RotationPlan {
-    /// The plan as `--dry-run` prints it: each call that changes something, in order.
+    /// The steps, in the order the executor runs them.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Some(k) = &self.delete_inactive_key {
+            steps.push(Step::DeleteInactiveKey(k.clone()));
+        }
+        if let Some(k) = &self.delete_previous_key {
+            steps.push(Step::DeletePreviousKey(k.clone()));
+        }
+        if self.secret.is_some() {
+            if let Some(stale) = &self.clear_pending {
+                steps.push(Step::ClearPending(stale.clone()));
+            }
+            steps.extend(
+                [
+                    rotation::Step::Create,
+                    rotation::Step::Set,
+                    rotation::Step::Test,
+                    rotation::Step::Finish,
+                ]
+                .map(Step::Protocol),
+            );
+        } else {
+            steps.extend([Step::CreateKey, Step::Deliver, Step::RetireOldKey]);
+        }
+        steps
+    }
+
+    /// The keys the plan deletes before a new one is created.
+    pub fn deleted_keys(&self) -> Vec<String> {
+        [&self.delete_inactive_key, &self.delete_previous_key]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// The plan as `--dry-run` prints it: each call of each step that changes something, in order.
     pub fn to_plan(&self) -> Plan {
         let mut plan = Plan::new("rotate");
         let user = &self.user_name;
-        if let Some(k) = &self.delete_inactive_key {
-            plan.call("iam:DeleteAccessKey", format!("inactive key {k} of user {user}"));
-        }
-        if let Some(k) = &self.delete_previous_key {
-            plan.call(
-                "iam:DeleteAccessKey",
-                format!("key {k} of user {user}, held by the secret's AWSPREVIOUS (room for the new key)"),
-            );
-        }
-        if let (Some(stale), Some(s)) = (&self.clear_pending, &self.secret) {
-            plan.call(
-                "secretsmanager:UpdateSecretVersionStage",
-                format!(
-                    "remove AWSPENDING from version {} of {} (its key {} is {})",
-                    stale.version_id,
-                    s.name,
-                    stale.access_key_id,
-                    stale_reason(stale.key_status)
+        for step in self.steps() {
+            match step {
+                Step::DeleteInactiveKey(k) => {
+                    plan.call("iam:DeleteAccessKey", format!("inactive key {k} of user {user}"))
+                }
+                Step::DeletePreviousKey(k) => plan.call(
+                    "iam:DeleteAccessKey",
+                    format!("key {k} of user {user}, held by the secret's AWSPREVIOUS (room for the new key)"),
                 ),
-            );
-        }
-        match &self.new_key {
-            NewKey::Create => {
-                plan.call("iam:CreateAccessKey", format!("user {user}"));
-                match &self.secret {
-                    Some(s) => plan.call(
-                        "secretsmanager:PutSecretValue",
-                        format!(
-                            "{}: new version staged AWSPENDING (the new key's SMTP password for {})",
-                            s.name, self.region
-                        ),
+                Step::ClearPending(stale) => plan.call(
+                    "secretsmanager:UpdateSecretVersionStage",
+                    format!(
+                        "remove AWSPENDING from version {} of {} (its key {} is {})",
+                        stale.version_id,
+                        self.secret.as_ref().map(|s| s.name.as_str()).unwrap_or_default(),
+                        stale.access_key_id,
+                        stale_reason(stale.key_status)
                     ),
-                    None => plan.note(format!(
+                ),
+                Step::Protocol(rotation::Step::Create) => match (&self.new_key, &self.secret) {
+                    (NewKey::Create, Some(s)) => {
+                        plan.call("iam:CreateAccessKey", format!("user {user}"));
+                        plan.call(
+                            "secretsmanager:PutSecretValue",
+                            format!(
+                                "{}: new version staged AWSPENDING (the new key's SMTP password for {})",
+                                s.name, self.region
+                            ),
+                        );
+                    }
+                    (NewKey::Resume {
+                        access_key_id,
+                        version_id,
+                    }, _) => plan.note(format!(
+                        "resumes an interrupted rotation: key {access_key_id} is already stored as AWSPENDING \
+                         (version {version_id}); no new key is created"
+                    )),
+                    (NewKey::Create, None) => {}
+                },
+                // setSecret and testSecret change nothing: they check the new key (and log in with
+                // --verify).
+                Step::Protocol(rotation::Step::Set | rotation::Step::Test) => {}
+                Step::Protocol(rotation::Step::Finish) => {
+                    if let Some(s) = &self.secret {
+                        plan.call(
+                            "secretsmanager:UpdateSecretVersionStage",
+                            format!(
+                                "{}: AWSCURRENT to the new version (version {} becomes AWSPREVIOUS)",
+                                s.name, s.current_version
+                            ),
+                        );
+                        self.old_key_plan(&mut plan);
+                        plan.call(
+                            "secretsmanager:UpdateSecretVersionStage",
+                            format!("{}: remove AWSPENDING from the new version", s.name),
+                        );
+                    }
+                }
+                Step::CreateKey => {
+                    plan.call("iam:CreateAccessKey", format!("user {user}"));
+                    plan.note(format!(
                         "the new key's SMTP password for {} is delivered as {}",
                         self.region,
                         self.delivery.as_deref().unwrap_or("CSV on stdout")
-                    )),
+                    ));
                 }
+                Step::Deliver => {}
+                Step::RetireOldKey => self.old_key_plan(&mut plan),
             }
-            NewKey::Resume {
-                access_key_id,
-                version_id,
-            } => plan.note(format!(
-                "resumes an interrupted rotation: key {access_key_id} is already stored as AWSPENDING \
-                 (version {version_id}); no new key is created"
-            )),
         }
-        if let Some(s) = &self.secret {
-            plan.call(
-                "secretsmanager:UpdateSecretVersionStage",
-                format!(
-                    "{}: AWSCURRENT to the new version (version {} becomes AWSPREVIOUS)",
-                    s.name, s.current_version
-                ),
-            );
+        for n in &self.notes {
+            plan.note(n.clone());
         }
+        plan
+    }
+
+    /// What becomes of the old key, in the plan.
+    fn old_key_plan(&self, plan: &mut Plan) {
+        let user = &self.user_name;
         match (&self.old_key, self.old_key_action) {
             (None, _) => plan.note("no old key to retire"),
             (Some(k), OldKeyAction::Deactivate) if k.status == KeyStatus::Inactive => {
@@ -592,16 +655,6 @@ impl RotationPlan {
                 ),
             }),
         }
-        if let Some(s) = &self.secret {
-            plan.call(
-                "secretsmanager:UpdateSecretVersionStage",
-                format!("{}: remove AWSPENDING from the new version", s.name),
-            );
-        }
-        for n in &self.notes {
-            plan.note(n.clone());
-        }
-        plan
     }
 }
 
@@ -616,18 +669,16 @@ fn stale_reason(status: Option<KeyStatus>) -> &'static str {
 // Carrying it out
 // ---------------------------------------------------------------------------------------------
 
-/// The credential handed to the `--verify` hook: the pending secret string as stored (the same JSON
-/// consumers read), plus the fields needed to reach the endpoint.
-pub struct PendingLogin<'a> {
-    pub access_key_id: &'a str,
-    pub region: &'a str,
-    pub secret_string: &'a Secret,
+/// testSecret's SMTP login (`--verify`): after the new credential is stored as AWSPENDING (so a crash
+/// loses nothing) and before it is promoted (so a credential that cannot log in never becomes
+/// AWSCURRENT), retried while the new key propagates until `deadline`.
+#[derive(Clone)]
+pub struct LoginCheck {
+    pub endpoint: crate::smtp::EndpointSettings,
+    pub deadline: std::time::Duration,
+    /// Where waiting is announced.
+    pub notice: Option<crate::smtp::Notice>,
 }
-
-/// The testSecret step: logs in with the pending credential, retrying while the new key propagates,
-/// and fails if it cannot. Runs after the credential is stored and before it is promoted.
-pub type VerifyHook<'h> =
-    &'h (dyn for<'a> Fn(&'a PendingLogin<'a>) -> BoxFuture<'a, anyhow::Result<()>> + Sync);
 
 /// What a rotation did (nothing secret).
 #[derive(Debug, Clone, Serialize)]
@@ -734,13 +785,16 @@ impl fmt::Display for RotateReport {
     }
 }
 
-/// Runs a rotation that updates a secret (see the module doc for the steps and failure rules).
+/// Runs a rotation that updates a secret: the plan's steps in order ([`RotationPlan::steps`]), the
+/// four protocol steps through [`crate::rotation`] with one token (a fresh one, or the pending
+/// version's when an interrupted rotation is resumed). Each change is recorded in a ledger; a failure
+/// before promotion walks it back (see the module doc for the failure rules).
 pub async fn rotate_in_secret(
     iam: &Iam,
     secrets: &Secrets,
     plan: &RotationPlan,
     secret: &SecretState,
-    verify: Option<VerifyHook<'_>>,
+    login: Option<&LoginCheck>,
 ) -> anyhow::Result<RotateReport> {
     let target = plan
         .secret
@@ -750,57 +804,126 @@ pub async fn rotate_in_secret(
     let mut report = RotateReport::new(plan);
     report.secret_name = Some(target.name.clone());
     report.secret_arn = Some(target.arn.clone());
+    let token = match &plan.new_key {
+        NewKey::Resume { version_id, .. } => version_id.clone(),
+        NewKey::Create => uuid::Uuid::new_v4().to_string(),
+    };
+    let mut run = OperatorRun {
+        user: user.to_string(),
+        region: plan.region.clone(),
+        keys_before: plan.keys_before.clone(),
+        deleted: plan.deleted_keys(),
+        pending_key: None,
+    };
+    let settings = Settings {
+        old_key: plan.old_key_action,
+        verification: match login {
+            Some(l) => Verification::Smtp {
+                endpoint: l.endpoint.clone(),
+                deadline: l.deadline,
+            },
+            None => Verification::KeyCheck,
+        },
+    };
+    let notice = login.and_then(|l| l.notice.clone());
+    let mut ledger = Ledger::default();
 
     interrupted_before_any_change()?;
-    delete_inactive_first(iam, plan, &mut report).await?;
-    if let Some(stale) = &plan.clear_pending {
-        secrets
-            .move_stage(&target.arn, STAGE_PENDING, None, Some(&stale.version_id))
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "could not clear the stale pending version {} of {}: {e}; nothing else was changed",
-                    stale.version_id,
-                    target.name
-                )
-            })?;
-        report.cleared_pending_version = Some(stale.version_id.clone());
-    }
-
-    // createSecret: the new key, stored at once as AWSPENDING.
-    let (key_id, version_id, pending_value) = match &plan.new_key {
-        NewKey::Resume {
-            access_key_id,
-            version_id,
-        } => {
-            report.resumed = true;
-            let value = secret
-                .pending
-                .as_ref()
-                .map(|p| p.value.clone())
-                .ok_or_else(|| anyhow!("internal error: resuming needs the pending version"))?;
-            (access_key_id.clone(), version_id.clone(), value)
+    for step in plan.steps() {
+        match step {
+            Step::DeleteInactiveKey(k) => {
+                iam.delete_access_key(user, &k).await.map_err(|e| {
+                    anyhow!(
+                        "could not delete the inactive key {k} (--delete-inactive): {e}; nothing was changed"
+                    )
+                })?;
+                report.deleted_inactive_key = Some(k.clone());
+                ledger.record(Done::DeletedKey(k));
+            }
+            Step::DeletePreviousKey(k) => {
+                iam.delete_access_key(user, &k).await.map_err(|e| {
+                    anyhow!(
+                        "could not delete key {k}, held by the secret's AWSPREVIOUS, to make room for the new \
+                         key: {e}; nothing was changed"
+                    )
+                })?;
+                report.deleted_previous_key = Some(k.clone());
+                ledger.record(Done::DeletedKey(k));
+            }
+            Step::ClearPending(stale) => {
+                secrets
+                    .move_stage(&target.arn, STAGE_PENDING, None, Some(&stale.version_id))
+                    .await
+                    .map_err(|e| {
+                        anyhow!(
+                            "could not clear the stale pending version {} of {}: {e}; nothing else was changed",
+                            stale.version_id,
+                            target.name
+                        )
+                    })?;
+                report.cleared_pending_version = Some(stale.version_id.clone());
+                ledger.record(Done::ClearedPending(stale.version_id));
+            }
+            Step::Protocol(step) => {
+                if step == rotation::Step::Create && plan.new_key == NewKey::Create {
+                    interrupted_before_any_change()?;
+                }
+                if step == rotation::Step::Finish {
+                    if let Err(i) = crate::interrupt::check() {
+                        let cause = format!("{i} before the new credential was promoted");
+                        return Err(roll_back(iam, secrets, plan, &ledger, cause).await);
+                    }
+                }
+                let request = StepRequest {
+                    step,
+                    secret_id: &target.arn,
+                    token: &token,
+                    rotation_token: None,
+                };
+                let origin = Origin::Operator(run.clone());
+                match rotation::run_step(iam, secrets, request, &settings, notice.clone(), &origin).await {
+                    Ok(done) => {
+                        if step == rotation::Step::Create {
+                            run.pending_key = done.pending_key_id.clone();
+                        }
+                        record(step, done, plan, secret, &token, &mut report, &mut ledger)
+                    }
+                    Err(e) => return Err(step_failed(iam, secrets, plan, &ledger, &token, e).await),
+                }
+            }
+            Step::CreateKey | Step::Deliver | Step::RetireOldKey => {
+                anyhow::bail!("internal error: step {step:?} belongs to a rotation without a secret")
+            }
         }
-        NewKey::Create => {
-            interrupted_before_any_change()?;
-            let key = create_key(iam, plan, Some((secrets, target))).await?;
-            let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
-            drop(key.secret);
-            // Every field of the current value is kept (what its consumers read), in its shape.
-            let next = crate::credential::NextValue {
-                access_key_id: &credential.access_key_id,
-                password: &credential.smtp_password,
-                region: &credential.region,
-                host: &credential.smtp_host,
-                port: credential.smtp_port,
-                iam_user_name: user,
-            };
-            let value = crate::credential::next_value(&secret.current_value, &next)
-                .unwrap_or_else(|| credential.secret_string());
-            if secret.shape != crate::credential::Shape::Sesctl {
+    }
+    Ok(report)
+}
+
+/// Takes what a protocol step did into the report and the ledger.
+fn record(
+    step: rotation::Step,
+    done: rotation::StepReport,
+    plan: &RotationPlan,
+    secret: &SecretState,
+    token: &str,
+    report: &mut RotateReport,
+    ledger: &mut Ledger,
+) {
+    match step {
+        rotation::Step::Create => {
+            if let Some(key) = done.pending_key_id {
+                report.access_key_id = key.clone();
+                ledger.record(Done::Pending {
+                    key_id: key,
+                    version_id: token.to_string(),
+                });
+            }
+            if done.outcome == "already_stored" {
+                report.resumed = true;
+            } else if secret.shape != crate::credential::Shape::Sesctl {
                 report.warnings.push(format!(
                     "secret {} held {}: the new version keeps the fields its consumers read{}",
-                    target.name,
+                    secret.name,
                     secret.shape,
                     if secret.shape == crate::credential::Shape::KeyColonPassword {
                         " (a plain string AKID:password, as before)"
@@ -809,140 +932,105 @@ pub async fn rotate_in_secret(
                     }
                 ));
             }
-            let token = uuid::Uuid::new_v4().to_string();
-            let stored = secrets
-                .put_value(&target.arn, &value, &[STAGE_PENDING], &token)
-                .await;
-            if let Err(e) = stored {
-                let cause = format!("storing the new credential in {} failed: {e}", target.name);
-                return Err(roll_back(iam, secrets, plan, &key.id, Some(&token), cause).await);
-            }
-            (key.id, token, value)
         }
-    };
-    report.access_key_id = key_id.clone();
-
-    // ---- testSecret: the `--verify` hook ----
-    // The SMTP login check runs here: after the new credential is safely stored as AWSPENDING (so a
-    // crash loses nothing) and before it is promoted (so a credential that cannot log in never becomes
-    // AWSCURRENT). A failure rolls back like any other failure before promotion.
-    if let Some(verify) = verify {
-        let login = PendingLogin {
-            access_key_id: &key_id,
-            region: &plan.region,
-            secret_string: &pending_value,
-        };
-        if let Err(e) = verify(&login).await {
-            let cause = format!("the new credential did not pass --verify: {e:#}");
-            return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
-        }
-    }
-    drop(pending_value);
-
-    if let Err(i) = crate::interrupt::check() {
-        let cause = format!("{i} before the new credential was promoted");
-        return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
-    }
-
-    // Just before promotion: the new key must still exist and be active. Another run (a `--finish`
-    // that saw the key before it was stored, a person) may have retired it; promoting it would leave
-    // AWSCURRENT on a credential that cannot log in.
-    match iam.list_access_keys(user).await {
-        Ok(keys)
-            if keys
-                .iter()
-                .any(|k| k.id == key_id && k.status == KeyStatus::Active) => {}
-        Ok(keys) => {
-            let what = if keys.iter().any(|k| k.id == key_id) {
-                "deactivated"
-            } else {
-                "deleted"
+        rotation::Step::Set | rotation::Step::Test => {}
+        rotation::Step::Finish => {
+            ledger.record(Done::Promoted);
+            report.version_id = Some(token.to_string());
+            report.previous_version_id = done
+                .previous_version
+                .or_else(|| plan.secret.as_ref().map(|s| s.current_version.clone()));
+            report.old_key = match done.old_key {
+                Some("deactivated") => Some(KeyOutcome::Deactivated),
+                Some("deleted") => Some(KeyOutcome::Deleted),
+                Some("kept") => Some(KeyOutcome::Kept),
+                Some("already_inactive") => Some(KeyOutcome::AlreadyInactive),
+                _ => None,
             };
-            let cause = format!(
-                "the new key {key_id} was {what} by someone else (another sesctl run, such as a `--finish`, \
-                 or a person) before it was promoted, so AWSCURRENT was not moved to it"
+            if done.old_key == Some("gone") {
+                if let Some(old) = &plan.old_key {
+                    report.warnings.push(format!(
+                        "the old key {} was deleted by someone else before it could be retired",
+                        old.id
+                    ));
+                }
+            }
+            report.warnings.extend(done.warnings);
+        }
+    }
+}
+
+/// A protocol step failed: before promotion the ledger is walked back; after it nothing is undone and
+/// the message says what stands.
+async fn step_failed(
+    iam: &Iam,
+    secrets: &Secrets,
+    plan: &RotationPlan,
+    ledger: &Ledger,
+    token: &str,
+    e: RotationError,
+) -> anyhow::Error {
+    let user = &plan.user_name;
+    let name = plan.secret.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+    let key = ledger.key().unwrap_or_default().to_string();
+    let cause = match e {
+        // Nothing of this rotation exists yet, or the error says what it left.
+        RotationError::CreateKey { .. } => return anyhow!("{e}"),
+        RotationError::NotStored { key, cause, .. } => {
+            let mut ledger = Ledger(ledger.0.clone());
+            ledger.record(Done::Pending {
+                key_id: key,
+                version_id: token.to_string(),
+            });
+            let cause = format!("storing the new credential in {name} failed: {cause}");
+            return roll_back(iam, secrets, plan, &ledger, cause).await;
+        }
+        RotationError::PendingKeyUnusable { status, .. } => format!(
+            "the new key {key} was {} by someone else (another sesctl run, such as a `--finish`, or a person) \
+             before it was promoted, so AWSCURRENT was not moved to it",
+            if status.is_some() { "deactivated" } else { "deleted" }
+        ),
+        RotationError::LoginFailed { detail, .. } => {
+            format!("the new credential did not pass --verify: {detail}")
+        }
+        RotationError::PromoteFailed { error } => {
+            format!("promoting the new credential to AWSCURRENT in {name} failed: {error}")
+        }
+        RotationError::PromoteUnknown { error, .. } => {
+            let version = ledger.version().unwrap_or_default();
+            return anyhow!(
+                "promoting the new credential to AWSCURRENT in {name} failed ({error}), and the secret could not \
+                 be read back to learn whether it took effect, so nothing was undone: the new key {key} is \
+                 stored as AWSPENDING (version {version}) and the old key is untouched. Once the secret can be \
+                 read, re-run `sesctl rotate {user} --secret-name {name}`: it finishes this rotation"
             );
-            return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
         }
-        Err(e) => {
-            let cause = format!("checking the new key {key_id} before promoting it failed: {e}");
-            return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
-        }
-    }
-
-    // finishSecret: AWSCURRENT moves to the new version; the old one becomes AWSPREVIOUS.
-    if let Err(e) = secrets
-        .move_stage(
-            &target.arn,
-            STAGE_CURRENT,
-            Some(&version_id),
-            Some(&target.current_version),
-        )
-        .await
-    {
-        // The call may have taken effect with its answer lost (then its retry fails): read it back
-        // before undoing anything, because deleting a key that is already current would cut consumers off.
-        match secrets.describe(&target.arn).await {
-            Ok(Some(info)) if info.version_with_stage(STAGE_CURRENT) == Some(version_id.as_str()) => {
-                tracing::debug!("the promotion took effect although its call reported: {e}");
-            }
-            Ok(Some(_)) => {
-                let cause = format!(
-                    "promoting the new credential to AWSCURRENT in {} failed: {e}",
-                    target.name
-                );
-                return Err(roll_back(iam, secrets, plan, &key_id, Some(&version_id), cause).await);
-            }
-            Ok(None) | Err(_) => {
-                anyhow::bail!(
-                    "promoting the new credential to AWSCURRENT in {} failed ({e}), and the secret could not \
-                     be read back to learn whether it took effect, so nothing was undone: the new key {key_id} \
-                     is stored as AWSPENDING (version {version_id}) and the old key is untouched. Once the \
-                     secret can be read, re-run `sesctl rotate {user} --secret-name {}`: it finishes this \
-                     rotation",
-                    target.name,
-                    target.name
-                );
-            }
-        }
-    }
-    report.version_id = Some(version_id.clone());
-    report.previous_version_id = Some(target.current_version.clone());
-
-    // The new credential is current. From here on the old key is never touched on failure.
-    if let Some(old) = &plan.old_key {
-        report.old_key = Some(retire_old_key(iam, user, old, plan.old_key_action).await.map_err(|e| {
-            anyhow!(
-                "the rotation is promoted: secret {name}'s AWSCURRENT now holds the new key {key_id} (version \
-                 {version_id}) and AWSPREVIOUS the old key {old_id}, which is still {status}. Retiring the \
-                 old key ({action}) failed: {e}. Consumers that read the secret get the new credential; \
-                 retire the old key with `sesctl rotate {user} --secret-name {name} --finish{delete}` once \
-                 the cause is fixed",
-                name = target.name,
-                old_id = old.id,
-                status = old.status.to_string().to_lowercase(),
-                action = plan.old_key_action.flag(),
+        RotationError::RetireFailed { error, old_key, .. } => {
+            let version = ledger.version().unwrap_or_default();
+            let status = plan
+                .old_key
+                .as_ref()
+                .map_or("active".to_string(), |k| k.status.to_string().to_lowercase());
+            return anyhow!(
+                "the rotation is promoted: secret {name}'s AWSCURRENT now holds the new key {key} (version \
+                 {version}) and AWSPREVIOUS the old key {old_key}, which is still {status}. Retiring the old key \
+                 ({action}) failed: {error}. Consumers that read the secret get the new credential; retire the \
+                 old key with `sesctl rotate {user} --secret-name {name} --finish{delete}` once the cause is \
+                 fixed",
+                action = plan.old_key_action.name(),
                 delete = if plan.old_key_action == OldKeyAction::Delete {
                     " --old-key delete"
                 } else {
                     ""
                 },
-            )
-        })?);
-    }
-
-    // Tidy: the label has done its job. Harmless if it stays (a pending label on the current version
-    // is not a pending rotation), so a failure is only a warning.
-    if let Err(e) = secrets
-        .move_stage(&target.arn, STAGE_PENDING, None, Some(&version_id))
-        .await
-    {
-        report.warnings.push(format!(
-            "the rotation is complete, but removing AWSPENDING from the new version failed ({e}); it is \
-             harmless and the next rotation ignores it"
-        ));
-    }
-    Ok(report)
+            );
+        }
+        RotationError::Aws { error, .. } if ledger.key().is_some() => {
+            format!("checking the new key {key} before promoting it failed: {error}")
+        }
+        other => other.to_string(),
+    };
+    roll_back(iam, secrets, plan, ledger, cause).await
 }
 
 /// Runs a rotation without a secret: the new credential is handed to `deliver` (CSV or JSON), and
@@ -951,92 +1039,141 @@ pub async fn rotate_and_deliver(
     iam: &Iam,
     plan: &RotationPlan,
     deliver: impl FnOnce(&SmtpCredential) -> anyhow::Result<Delivered>,
-    verify: Option<(&crate::smtp::Endpoint, std::time::Duration)>,
+    login: Option<&LoginCheck>,
 ) -> anyhow::Result<RotateReport> {
     let user = plan.user_name.as_str();
     let mut report = RotateReport::new(plan);
+    let endpoint = login
+        .map(|l| {
+            crate::smtp::Endpoint::new(&l.endpoint, &plan.region).map(|ep| match &l.notice {
+                Some(n) => ep.with_notice(n.clone()),
+                None => ep,
+            })
+        })
+        .transpose()?;
+    let mut deliver = Some(deliver);
+    let mut credential: Option<SmtpCredential> = None;
     interrupted_before_any_change()?;
-    delete_inactive_first(iam, plan, &mut report).await?;
-    interrupted_before_any_change()?;
-    let key = create_key(iam, plan, None).await?;
-    let credential = SmtpCredential::derive(user, &key.id, &key.secret, &plan.region);
-    drop(key.secret);
-    report.access_key_id = key.id.clone();
-    // testSecret without a secret: log in before the credential is handed over.
-    if let Some((endpoint, deadline)) = verify {
-        if let Err(e) = crate::smtp::verify_new_credential(
-            &credential.access_key_id,
-            &credential.smtp_password,
-            endpoint,
-            deadline,
-        )
-        .await
-        {
-            let cause = format!("the new credential did not pass --verify: {e:#}");
-            return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
-        }
-    }
-    if let Err(i) = crate::interrupt::check() {
-        let cause = format!("{i} before the new credential was delivered");
-        return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
-    }
-    match deliver(&credential) {
-        Ok(to) => report.delivered_to = Some(to),
-        Err(e) => {
-            let cause = format!("delivering the new credential failed: {e:#}");
-            return Err(delete_undelivered_key(iam, user, &key.id, cause).await);
-        }
-    }
-    drop(credential);
-    if let Some(old) = &plan.old_key {
-        // Just before retiring: the new key must still exist and be active. Another run (or a person)
-        // may have removed it; retiring the old key then would leave the user without a working one.
-        let new_key_active = iam.list_access_keys(user).await.map(|keys| {
-            keys.iter()
-                .any(|k| k.id == key.id && k.status == KeyStatus::Active)
-        });
-        match new_key_active {
-            Ok(true) => {}
-            Ok(false) => anyhow::bail!(
-                "the new key {} was delivered, but someone else (another sesctl run, or a person) deleted or \
-                 deactivated it before the old key was retired, so the old key {} was left {}: keep using \
-                 the old credential and run the rotation again",
-                key.id,
-                old.id,
-                old.status.to_string().to_lowercase()
-            ),
-            Err(e) => anyhow::bail!(
-                "the new key {} was delivered, but checking that it is still active before retiring the old \
-                 key failed ({e}), so the old key {} was left {}; once the new key is confirmed, retire \
-                 it (aws iam update-access-key --user-name {user} --access-key-id {} --status Inactive)",
-                key.id,
-                old.id,
-                old.status.to_string().to_lowercase(),
-                old.id
-            ),
-        }
-        report.old_key = Some(
-            retire_old_key(iam, user, old, plan.old_key_action)
-                .await
-                .map_err(|e| {
+    for step in plan.steps() {
+        match step {
+            Step::DeleteInactiveKey(k) => {
+                iam.delete_access_key(user, &k).await.map_err(|e| {
                     anyhow!(
-                "the new credential (key {}) was delivered to {}, but retiring the old key {} ({}) failed: \
+                        "could not delete the inactive key {k} (--delete-inactive): {e}; nothing was changed"
+                    )
+                })?;
+                report.deleted_inactive_key = Some(k);
+            }
+            Step::CreateKey => {
+                interrupted_before_any_change()?;
+                let guard = KeyGuard {
+                    keys_before: plan.keys_before.clone(),
+                    deleted: plan.deleted_keys(),
+                };
+                let key = rotation::create_key(iam, user, &guard, None).await.map_err(
+                    |CreateKeyFailed { error, notes }| {
+                        anyhow!(
+                            "creating the new access key failed: {error}{notes}; the old key and the secret \
+                             are untouched"
+                        )
+                    },
+                )?;
+                credential = Some(SmtpCredential::derive(user, &key.id, &key.secret, &plan.region));
+                drop(key.secret);
+                report.access_key_id = key.id;
+            }
+            Step::Deliver => {
+                let new = credential
+                    .take()
+                    .ok_or_else(|| anyhow!("internal error: delivery before the key"))?;
+                let key_id = new.access_key_id.clone();
+                // testSecret without a secret: log in before the credential is handed over.
+                if let Some(endpoint) = &endpoint {
+                    let deadline = login.map(|l| l.deadline).unwrap_or_default();
+                    if let Err(e) =
+                        crate::smtp::verify_new_credential(&key_id, &new.smtp_password, endpoint, deadline)
+                            .await
+                    {
+                        let cause = format!("the new credential did not pass --verify: {e:#}");
+                        return Err(delete_undelivered_key(iam, user, &key_id, cause).await);
+                    }
+                }
+                if let Err(i) = crate::interrupt::check() {
+                    let cause = format!("{i} before the new credential was delivered");
+                    return Err(delete_undelivered_key(iam, user, &key_id, cause).await);
+                }
+                let deliver = deliver
+                    .take()
+                    .ok_or_else(|| anyhow!("internal error: a second delivery"))?;
+                match deliver(&new) {
+                    Ok(to) => report.delivered_to = Some(to),
+                    Err(e) => {
+                        let cause = format!("delivering the new credential failed: {e:#}");
+                        return Err(delete_undelivered_key(iam, user, &key_id, cause).await);
+                    }
+                }
+            }
+            Step::RetireOldKey => {
+                if let Some(old) = &plan.old_key {
+                    report.old_key = Some(retire_after_delivery(iam, plan, &report, old).await?);
+                }
+            }
+            other => anyhow::bail!("internal error: step {other:?} needs a secret"),
+        }
+    }
+    Ok(report)
+}
+
+/// Retires the old key once the new credential was delivered, after checking that the new key is
+/// still active: another run (or a person) may have removed it, and retiring the old key then would
+/// leave the user without a working one.
+async fn retire_after_delivery(
+    iam: &Iam,
+    plan: &RotationPlan,
+    report: &RotateReport,
+    old: &AccessKey,
+) -> anyhow::Result<KeyOutcome> {
+    let user = plan.user_name.as_str();
+    let key_id = &report.access_key_id;
+    let new_key_active = iam.list_access_keys(user).await.map(|keys| {
+        keys.iter()
+            .any(|k| k.id == *key_id && k.status == KeyStatus::Active)
+    });
+    match new_key_active {
+        Ok(true) => {}
+        Ok(false) => anyhow::bail!(
+            "the new key {key_id} was delivered, but someone else (another sesctl run, or a person) deleted or \
+             deactivated it before the old key was retired, so the old key {} was left {}: keep using the old \
+             credential and run the rotation again",
+            old.id,
+            old.status.to_string().to_lowercase()
+        ),
+        Err(e) => anyhow::bail!(
+            "the new key {key_id} was delivered, but checking that it is still active before retiring the old \
+             key failed ({e}), so the old key {} was left {}; once the new key is confirmed, retire it (aws iam \
+             update-access-key --user-name {user} --access-key-id {} --status Inactive)",
+            old.id,
+            old.status.to_string().to_lowercase(),
+            old.id
+        ),
+    }
+    retire_old_key(iam, user, old, plan.old_key_action)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "the new credential (key {key_id}) was delivered to {}, but retiring the old key {} ({}) failed: \
                  {e}; the old key is still {}. Retire it once the cause is fixed (aws iam update-access-key \
                  --user-name {user} --access-key-id {} --status Inactive)",
-                key.id,
                 report
                     .delivered_to
                     .as_ref()
                     .map_or("its destination".to_string(), |d| d.to_string()),
                 old.id,
-                plan.old_key_action.flag(),
+                plan.old_key_action.name(),
                 old.status.to_string().to_lowercase(),
                 old.id
             )
-                })?,
-        );
-    }
-    Ok(report)
+        })
 }
 
 /// Stops a rotation that was interrupted before it changed anything.
@@ -1081,207 +1218,100 @@ impl RotateReport {
     }
 }
 
-async fn delete_inactive_first(
-    iam: &Iam,
-    plan: &RotationPlan,
-    report: &mut RotateReport,
-) -> anyhow::Result<()> {
-    if let Some(k) = &plan.delete_inactive_key {
-        iam.delete_access_key(&plan.user_name, k).await.map_err(|e| {
-            anyhow!("could not delete the inactive key {k} (--delete-inactive): {e}; nothing was changed")
-        })?;
-        report.deleted_inactive_key = Some(k.clone());
-    }
-    if let Some(k) = &plan.delete_previous_key {
-        iam.delete_access_key(&plan.user_name, k).await.map_err(|e| {
-            anyhow!(
-                "could not delete key {k}, held by the secret's AWSPREVIOUS, to make room for the new key: {e}; \
-                 nothing was changed"
-            )
-        })?;
-        report.deleted_previous_key = Some(k.clone());
-    }
-    Ok(())
+/// A change a rotation in a secret made (or sent: a call whose answer was lost may have taken
+/// effect), in the order it made them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Done {
+    /// A key deleted to make room (`--delete-inactive`, or AWSPREVIOUS's): final, never undone.
+    DeletedKey(String),
+    /// AWSPENDING removed from a version whose key was gone or inactive: final, never undone.
+    ClearedPending(String),
+    /// createSecret: the new key, and the version its value was (or may have been) stored as.
+    Pending { key_id: String, version_id: String },
+    /// finishSecret moved AWSCURRENT: nothing before it is undone any more.
+    Promoted,
 }
 
-/// iam:CreateAccessKey, attempt by attempt (the SDK retries nothing here). A failed attempt may still
-/// have created a key whose answer was lost: before the next attempt the keys are listed, and a key
-/// that was not there before this run is that attempt's (its secret never arrived), so it is deleted.
-/// A refusal (`LimitExceeded`, a denial, a bad request) created no key: nothing is deleted after it,
-/// and a key that appeared meanwhile is named as another run's (deleting it would cut off the
-/// credential that run is rolling out).
-async fn create_key(
-    iam: &Iam,
-    plan: &RotationPlan,
-    secret: Option<(&Secrets, &SecretTarget)>,
-) -> anyhow::Result<crate::aws::iam::NewAccessKey> {
-    let user = plan.user_name.as_str();
-    let known: Vec<&str> = plan.keys_before.iter().map(|k| k.id.as_str()).collect();
-    let mut pause = std::time::Duration::from_millis(200);
-    let mut notes = String::new();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let e = match iam.create_access_key_once(user).await {
-            Ok(k) => return Ok(k),
-            Err(e) => e,
-        };
-        let refused = matches!(
-            e.kind,
-            ErrorKind::LimitExceeded | ErrorKind::AccessDenied | ErrorKind::Invalid | ErrorKind::NotFound
-        );
-        let mut another_run = false;
-        if let Ok(keys) = iam.list_access_keys(user).await {
-            for other in keys.iter().filter(|k| !known.contains(&k.id.as_str())) {
-                let claimed = if refused {
-                    None
-                } else {
-                    another_runs_key(iam, plan, &keys, &other.id, secret).await
-                };
-                if let Some(why) = claimed {
-                    another_run = true;
-                    notes.push_str(&format!(
-                        "; key {id} appeared on {user} while this run's attempt went unanswered, and it is \
-                         another run's new key ({why}): left as it is (do not run two rotations of one user \
-                         at once)",
-                        id = other.id
-                    ));
-                    continue;
-                }
-                if refused {
-                    notes.push_str(&format!(
-                        "; key {id} appeared on {user} while this run was creating one: another run's new \
-                         key, left as it is (do not run two rotations of one user at once)",
-                        id = other.id
-                    ));
-                    continue;
-                }
-                match iam.delete_access_key(user, &other.id).await {
-                    Ok(()) => notes.push_str(&format!(
-                        "; key {} that a failed attempt created anyway was deleted",
-                        other.id
-                    )),
-                    Err(d) => notes.push_str(&format!(
-                        "; key {id} that a failed attempt created anyway could not be deleted ({d}); its secret \
-                         was never delivered: delete it (aws iam delete-access-key --user-name {user} \
-                         --access-key-id {id})",
-                        id = other.id
-                    )),
-                }
-            }
-        }
-        if refused || another_run || !iam.may_retry(&e, attempt) {
-            return Err(anyhow!(
-                "creating the new access key failed: {e}{notes}; the old key and the secret are untouched"
-            ));
-        }
-        tracing::debug!("iam:CreateAccessKey attempt {attempt} failed ({e}); trying again");
-        tokio::time::sleep(pause).await;
-        pause *= 2;
+/// What a rotation did, in order: what rollback walks back.
+#[derive(Debug, Default)]
+struct Ledger(Vec<Done>);
+
+impl Ledger {
+    fn record(&mut self, done: Done) {
+        self.0.push(done);
+    }
+
+    /// The new key of this rotation.
+    fn key(&self) -> Option<&str> {
+        self.0.iter().find_map(|d| match d {
+            Done::Pending { key_id, .. } => Some(key_id.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The version of this rotation's new value.
+    fn version(&self) -> Option<String> {
+        self.0.iter().find_map(|d| match d {
+            Done::Pending { version_id, .. } => Some(version_id.clone()),
+            _ => None,
+        })
     }
 }
 
-/// Whether a key that appeared after an unanswered CreateAccessKey attempt is another run's rather
-/// than that attempt's, and why: a stage of the secret names it (another rotation stored it), a key
-/// the user had before this run was retired or deleted meanwhile by someone other than this run
-/// (another rotation finished), or the key has been used (someone holds its secret). An attempt's own
-/// key is none of these. A check that cannot be made counts as "another run's": the key is then left,
-/// never deleted on a guess.
-async fn another_runs_key(
-    iam: &Iam,
-    plan: &RotationPlan,
-    keys_now: &[AccessKey],
-    key_id: &str,
-    secret: Option<(&Secrets, &SecretTarget)>,
-) -> Option<String> {
-    let deleted_by_this_run = [&plan.delete_inactive_key, &plan.delete_previous_key];
-    for before in &plan.keys_before {
-        if deleted_by_this_run
-            .iter()
-            .any(|d| d.as_deref() == Some(before.id.as_str()))
-        {
-            continue;
-        }
-        match keys_now.iter().find(|k| k.id == before.id) {
-            None => return Some(format!("key {} was deleted meanwhile", before.id)),
-            Some(k) if k.status != before.status => {
-                return Some(format!(
-                    "key {} was made {} meanwhile",
-                    before.id,
-                    k.status.to_string().to_lowercase()
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    match iam.access_key_last_used(key_id).await {
-        Ok(used) if used.date.is_some() => return Some("it has been used".to_string()),
-        Ok(_) => {}
-        Err(e) => return Some(format!("its last use could not be read: {e}")),
-    }
-    let (secrets, target) = secret?;
-    let info = match secrets.describe(&target.arn).await {
-        Ok(Some(info)) => info,
-        Ok(None) => return Some(format!("secret {} could not be found to check", target.name)),
-        Err(e) => return Some(format!("secret {}'s stages could not be read: {e}", target.name)),
-    };
-    for (version, stages) in info.versions.iter().filter(|(_, s)| !s.is_empty()) {
-        match secrets.get_version(&target.arn, version).await {
-            Ok(Some(v)) => {
-                let named =
-                    crate::credential::StoredCredential::parse(&v.value).is_ok_and(|c| c.username == key_id);
-                if named {
-                    return Some(format!("secret {}'s {} names it", target.name, stages.join(", ")));
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                return Some(format!(
-                    "secret {}'s versions could not be read: {e}",
-                    target.name
-                ))
-            }
-        }
-    }
-    None
-}
-
-/// Undoes a rotation that failed before promotion: deletes the new key, then removes its pending
-/// label. If the key cannot be deleted, the label stays, so its secret is not lost and a re-run
-/// resumes. Returns the error to report.
+/// Undoes a rotation that failed before promotion by walking its ledger back: the new key is deleted,
+/// then its pending label removed (a deleted key or a cleared label is final; once AWSCURRENT moved,
+/// nothing is undone). If the key cannot be deleted, the label stays, so its secret is not lost and a
+/// re-run resumes. Returns the error to report.
 async fn roll_back(
     iam: &Iam,
     secrets: &Secrets,
     plan: &RotationPlan,
+    ledger: &Ledger,
+    cause: String,
+) -> anyhow::Error {
+    for done in ledger.0.iter().rev() {
+        match done {
+            Done::Promoted => return anyhow!(cause),
+            Done::Pending { key_id, version_id } => {
+                return undo_pending(iam, secrets, plan, key_id, version_id, cause).await
+            }
+            Done::DeletedKey(_) | Done::ClearedPending(_) => {}
+        }
+    }
+    anyhow!(cause)
+}
+
+/// Undoes createSecret: deletes the new key, then removes its pending label.
+async fn undo_pending(
+    iam: &Iam,
+    secrets: &Secrets,
+    plan: &RotationPlan,
     key_id: &str,
-    version_id: Option<&str>,
+    version_id: &str,
     cause: String,
 ) -> anyhow::Error {
     let user = &plan.user_name;
     let Some(target) = &plan.secret else {
         return anyhow!(cause);
     };
+    let v = version_id;
     if let Err(e) = iam.delete_access_key(user, key_id).await {
         // Say only what is true: the key's secret is safe only if the pending version was stored.
-        let stored = match version_id {
-            Some(v) => match secrets.describe(&target.arn).await {
-                Ok(Some(info)) => Some(
-                    info.versions
-                        .get(v)
-                        .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)),
-                ),
-                _ => None,
-            },
-            None => Some(false),
+        let stored = match secrets.describe(&target.arn).await {
+            Ok(Some(info)) => Some(
+                info.versions
+                    .get(v)
+                    .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)),
+            ),
+            _ => None,
         };
         let delete = format!("aws iam delete-access-key --user-name {user} --access-key-id {key_id}");
         return match stored {
             Some(true) => anyhow!(
                 "{cause}. Deleting the new key {key_id} failed too ({e}), so it stays, stored as AWSPENDING in \
-                 {}{}: nothing is lost, AWSCURRENT and the old key are as they were. Re-run `sesctl rotate \
-                 {user} --secret-name {}` to finish the rotation, or delete the key ({delete})",
+                 {} (version {v}): nothing is lost, AWSCURRENT and the old key are as they were. Re-run \
+                 `sesctl rotate {user} --secret-name {}` to finish the rotation, or delete the key ({delete})",
                 target.name,
-                version_id.map(|v| format!(" (version {v})")).unwrap_or_default(),
                 target.name
             ),
             Some(false) => anyhow!(
@@ -1299,37 +1329,30 @@ async fn roll_back(
             ),
         };
     }
-    let mut label = String::new();
-    if let Some(v) = version_id {
-        match secrets.describe(&target.arn).await {
-            Ok(Some(info))
-                if info
-                    .versions
-                    .get(v)
-                    .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)) =>
+    let label = match secrets.describe(&target.arn).await {
+        Ok(Some(info))
+            if info
+                .versions
+                .get(v)
+                .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)) =>
+        {
+            match secrets
+                .move_stage(&target.arn, STAGE_PENDING, None, Some(v))
+                .await
             {
-                match secrets
-                    .move_stage(&target.arn, STAGE_PENDING, None, Some(v))
-                    .await
-                {
-                    Ok(()) => label = format!(" and removed AWSPENDING from version {v}"),
-                    Err(e) => {
-                        label = format!(
-                        "; removing AWSPENDING from version {v} failed ({e}), which is harmless: the next \
-                             rotation clears a pending version whose key is gone"
-                    )
-                    }
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                label = format!(
-                    "; whether version {v} was stored could not be checked ({e}): the next rotation clears a \
-                     pending version whose key is gone"
-                )
+                Ok(()) => format!(" and removed AWSPENDING from version {v}"),
+                Err(e) => format!(
+                    "; removing AWSPENDING from version {v} failed ({e}), which is harmless: the next rotation \
+                     clears a pending version whose key is gone"
+                ),
             }
         }
-    }
+        Ok(_) => String::new(),
+        Err(e) => format!(
+            "; whether version {v} was stored could not be checked ({e}): the next rotation clears a pending \
+             version whose key is gone"
+        ),
+    };
     anyhow!(
         "{cause}. Rolled back: deleted the new key {key_id}{label}; the old key and the secret's AWSCURRENT \
          are as they were"
