@@ -4,26 +4,27 @@
 use super::Context;
 use crate::cli::{CreateUserArgs, OutputFormat};
 use crate::error::{usage, Outcome};
+use crate::output::create_user::{error, CreateUserText};
+use crate::output::credential;
 use crate::validate;
 use crate::workflows::create_user::{self, Request};
-use crate::workflows::deliver::{self, Delivered, Sink};
+use crate::workflows::deliver::{Delivered, Sink};
 
 pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome> {
+    // The shape of the credential on stdout or in the --csv file; None is the console's CSV (or the
+    // JSON result with -o json).
+    let format = args.format.map(super::export::core_format);
     let request = request(ctx, args).await?;
     let aws = ctx.aws().await?;
-    let prepared = create_user::prepare(aws, request).await.map_err(|e| {
-        if e.downcast_ref::<crate::aws::AwsError>().is_some() {
-            e.context("the checks before any change failed, so nothing was created")
-        } else {
-            e
-        }
-    })?;
+    let prepared = create_user::prepare(aws, request).await.map_err(error)?;
     if ctx.global.dry_run {
         ctx.printer.result(&prepared.plan())?;
         return Ok(Outcome::Done);
     }
     let sink = prepared.request.sink.clone();
-    let report = create_user::execute(aws, prepared, &mut std::io::stdout()).await?;
+    let report = create_user::execute(aws, prepared, &mut credential::handover(format))
+        .await
+        .map_err(error)?;
     for w in &report.warnings {
         ctx.printer.warn(w);
     }
@@ -46,7 +47,7 @@ pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome
                 path.display()
             ));
         }
-        return super::report_done(ctx, &report);
+        return super::report_done(ctx, &CreateUserText(&report));
     }
     Ok(Outcome::Done)
 }
@@ -130,7 +131,7 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         ));
     }
     if let Some(path) = &args.csv {
-        deliver::check_csv_path(path, args.force)?;
+        credential::check_csv_path(path, args.force)?;
     }
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
     // The SMTP options are checked (exit 2) whether or not --verify is given.
@@ -162,6 +163,5 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
         secret_location: args.secret_region,
         secret_tags,
         secret_description: args.secret_description,
-        format: args.format.map(super::export::core_format),
     })
 }

@@ -10,12 +10,13 @@ use super::Context;
 use crate::aws::secrets::STAGE_CURRENT;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::error::{usage, Outcome};
-use sesctl_core::credential::{self, Export, StoredCredential};
+use crate::output::credential::{check_output_path, write_secret_file};
+use sesctl_core::credential::{Export, Shape, StoredCredential};
 
 pub async fn exec(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
     crate::validate::secret_name(&args.secret_name)?;
     if let Some(path) = &args.output_file {
-        sesctl_core::workflows::deliver::check_output_path("--output-file", path, args.force)?;
+        check_output_path("--output-file", path, args.force)?;
     }
     let flag_region = ctx.single_region()?.map(str::to_string);
     let location = super::secret_location(
@@ -67,12 +68,7 @@ pub async fn exec(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
     let text = export.render(core_format(args.format));
     match &args.output_file {
         Some(path) => {
-            sesctl_core::workflows::deliver::write_secret_file(
-                "--output-file",
-                path,
-                args.force,
-                text.as_bytes(),
-            )?;
+            write_secret_file("--output-file", path, args.force, text.as_bytes())?;
             ctx.printer.status(format!(
                 "Wrote the SMTP credential of secret {name} to {} (mode 0600).",
                 path.display()
@@ -84,7 +80,7 @@ pub async fn exec(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
             out.flush()?;
         }
     }
-    if stored.shape != credential::Shape::Sesctl {
+    if stored.shape != Shape::Sesctl {
         ctx.printer
             .status(format!("secret {name} holds {}: read as such", stored.shape));
     }
@@ -92,12 +88,13 @@ pub async fn exec(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The CLI's `--format` as the core's.
-pub fn core_format(f: ExportFormat) -> credential::ExportFormat {
+pub fn core_format(f: ExportFormat) -> sesctl_core::credential::ExportFormat {
+    use sesctl_core::credential::ExportFormat as Core;
     match f {
-        ExportFormat::Env => credential::ExportFormat::Env,
-        ExportFormat::Dsn => credential::ExportFormat::Dsn,
-        ExportFormat::Postfix => credential::ExportFormat::Postfix,
-        ExportFormat::Json => credential::ExportFormat::Json,
-        ExportFormat::Csv => credential::ExportFormat::Csv,
+        ExportFormat::Env => Core::Env,
+        ExportFormat::Dsn => Core::Dsn,
+        ExportFormat::Postfix => Core::Postfix,
+        ExportFormat::Json => Core::Json,
+        ExportFormat::Csv => Core::Csv,
     }
 }

@@ -8,7 +8,8 @@
 use super::Context;
 use crate::cli::{OldKeyAction as OldKeyFlag, OutputFormat, RotateArgs};
 use crate::error::{usage, Outcome};
-use crate::workflows::deliver::{self, Delivered, Sink};
+use crate::output::credential::{check_csv_path, write_csv_file, write_to};
+use crate::workflows::deliver::{Delivered, Sink};
 use crate::workflows::rotate::{self as workflow, OldKeyAction, RotationRequest};
 
 pub async fn exec(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
@@ -140,7 +141,7 @@ async fn without_secret(
         ));
     }
     if let Some(path) = &args.csv {
-        deliver::check_csv_path(path, args.force)?;
+        check_csv_path(path, args.force)?;
     }
     let format = args.format.map(super::export::core_format);
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
@@ -174,11 +175,11 @@ async fn without_secret(
         &plan,
         |credential| match &sink {
             Sink::CsvFile { path, force } => {
-                deliver::write_csv_file(path, *force, credential, format)?;
+                write_csv_file(path, *force, credential, format)?;
                 Ok(Delivered::CsvFile { path: path.clone() })
             }
             _ => {
-                deliver::write_to(&mut std::io::stdout(), &sink, credential, format)?;
+                write_to(&mut std::io::stdout(), &sink, credential, format)?;
                 Ok(Delivered::Stdout)
             }
         },

@@ -8,25 +8,16 @@ use super::accounts::{self, Status};
 use super::Context;
 use crate::aws::Aws;
 use crate::error::Outcome;
+use crate::output::setup::{error, render, SetupText};
 use crate::output::{account_heading, accounts_line};
-use crate::workflows::setup::{self, SetupReport, SetupState};
+use crate::workflows::setup::{self, SetupError, SetupReport, SetupState};
 use crate::workflows::Plan;
 
 /// Reads the group's state in one account; a failed read changes nothing.
 async fn inspect(aws: &Aws) -> anyhow::Result<SetupState> {
     let iam = aws.iam();
-    async {
-        let caller = aws.caller().await?;
-        setup::inspect(&iam, &caller).await
-    }
-    .await
-    .map_err(|e| {
-        if e.downcast_ref::<crate::aws::AwsError>().is_some() {
-            e.context("reading the sending group failed, so nothing was changed")
-        } else {
-            e
-        }
-    })
+    let caller = aws.caller().await.map_err(|e| error(SetupError::Aws(e)))?;
+    setup::inspect(&iam, &caller).await.map_err(error)
 }
 
 pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
@@ -40,8 +31,8 @@ pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
         ctx.printer.result(&state.render(&steps))?;
         return Ok(Outcome::Done);
     }
-    let report = setup::run(&aws.iam(), &state, &steps).await?;
-    ctx.printer.result(&report)?;
+    let report = setup::run(&aws.iam(), &state, &steps).await.map_err(error)?;
+    ctx.printer.result(&SetupText(&report))?;
     Ok(Outcome::Done)
 }
 
@@ -77,7 +68,7 @@ impl fmt::Display for AccountsSetupReport {
                 write!(f, "{p}")?;
             }
             if let Some(r) = &a.setup {
-                write!(f, "{r}")?;
+                f.write_str(&render(r))?;
             }
             writeln!(f)?;
         }
@@ -103,7 +94,9 @@ async fn exec_accounts(ctx: &Context, selection: &accounts::Selection) -> anyhow
         if dry_run {
             return Ok(Done::Planned(state.render(&steps)));
         }
-        Ok(Done::Applied(setup::run(&aws.iam(), &state, &steps).await?))
+        Ok(Done::Applied(
+            setup::run(&aws.iam(), &state, &steps).await.map_err(error)?,
+        ))
     })
     .await?;
     let report = AccountsSetupReport {

@@ -5,8 +5,11 @@
 //! (tables, colour, CSV) are here: [`audit`] and [`list`].
 
 pub mod audit;
+pub mod create_user;
+pub mod credential;
 pub mod list;
 pub mod migrate;
+pub mod setup;
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};

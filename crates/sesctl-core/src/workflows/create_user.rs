@@ -11,7 +11,7 @@
 //! iam:AddUserToGroup            ‖  iam:CreateAccessKey
 //! derive the SMTP password (local)
 //! --verify: an SMTP login with the new credential
-//! deliver: secretsmanager:CreateSecret, or the CSV file, or stdout  ‖  iam:ListAccessKeys
+//! deliver: secretsmanager:CreateSecret, or the front end's file or stdout  ‖  iam:ListAccessKeys
 //! ```
 //!
 //! The user is tagged `sesctl:create-run=<id of this run>` so that a CreateUser whose answer was lost
@@ -23,18 +23,23 @@
 //! which case the error lists what the ledger holds. The group and policy that `setup` ensures stay:
 //! they are shared by every SMTP user.
 //! Neighbours: [`super::setup`] for the group, [`super::deliver`] for the credential's shapes.
+//!
+//! Failures are a [`CreateUserError`]: bad input found by the checks (the user or the secret exists),
+//! a failed check, or a failed run ([`CreateUserFailed`]: the step, its cause and what became of what
+//! the run had created). Their text names no front end's options; a front end adds its own advice.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::deliver::{self, Delivered, Sink, SmtpCredential};
-use super::setup::{self, SetupReport, SetupState, GROUP};
+use super::deliver::{self, DeliverError, Delivered, Sink, SmtpCredential};
+use super::setup::{self, SetupError, SetupReport, SetupState, GROUP};
 use super::Plan;
 use crate::aws::iam::{Iam, User};
 use crate::aws::secrets::Secrets;
 use crate::aws::{Aws, AwsError, ErrorKind};
-use crate::error::usage;
+use crate::interrupt::Interrupted;
 
 pub use crate::vocabulary::{MAX_USER_TAGS, TAG_CREATE_RUN};
 
@@ -61,9 +66,6 @@ pub struct Request {
     pub secret_tags: Vec<(String, String)>,
     /// The secret's description, when not sesctl's default.
     pub secret_description: Option<String>,
-    /// The shape of the credential on stdout or in the `--csv` file (`--format`); `None` is the
-    /// console's CSV (or the JSON result with `-o json`).
-    pub format: Option<crate::credential::ExportFormat>,
 }
 
 impl Request {
@@ -99,32 +101,45 @@ pub struct Prepared {
 
 /// Every check that needs AWS, before any change, all at once: iam:GetUser (the user must not exist),
 /// secretsmanager:DescribeSecret (the secret must not exist), sts:GetCallerIdentity and setup's reads.
-pub async fn prepare(aws: &Aws, request: Request) -> anyhow::Result<Prepared> {
+pub async fn prepare(aws: &Aws, request: Request) -> Result<Prepared, CreateUserError> {
     let iam = aws.iam();
     let secrets = aws.secrets(request.secret_region());
     let mut request = request;
-    if request.default_name && iam.get_user(&request.user_name).await?.is_some() {
+    if request.default_name
+        && iam
+            .get_user(&request.user_name)
+            .await
+            .map_err(CreateUserError::Check)?
+            .is_some()
+    {
         request.user_name = default_name_again(&request.user_name);
     }
     let user_absent = async {
-        match iam.get_user(&request.user_name).await? {
-            None => Ok(()),
-            Some(_) => Err(usage(format!(
-                "IAM user {0} already exists; to give it a new SMTP credential run `sesctl rotate {0}`, \
-                 or choose another user name",
-                request.user_name
-            ))),
+        match iam.get_user(&request.user_name).await {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => Err(CreateUserError::UserExists {
+                user_name: request.user_name.clone(),
+            }),
+            Err(e) => Err(CreateUserError::Check(e)),
         }
     };
     let secret_absent = async {
-        match &request.sink {
-            Sink::SecretsManager { name, .. } => deliver::check_secret_absent(&secrets, name).await,
-            _ => Ok(()),
-        }
+        let Sink::SecretsManager { name, .. } = &request.sink else {
+            return Ok(());
+        };
+        deliver::check_secret_absent(&secrets, name)
+            .await
+            .map_err(|e| match e {
+                DeliverError::Aws(e) => CreateUserError::Check(e),
+                taken => CreateUserError::Secret(taken),
+            })
     };
     let setup_state = async {
-        let caller = aws.caller().await?;
-        setup::inspect(&iam, &caller).await
+        let caller = aws.caller().await.map_err(CreateUserError::Check)?;
+        setup::inspect(&iam, &caller).await.map_err(|e| match e {
+            SetupError::Aws(e) => CreateUserError::Check(e),
+            unsound => CreateUserError::Setup(unsound),
+        })
     };
     let ((), (), setup) = tokio::try_join!(user_absent, secret_absent, setup_state)?;
     Ok(Prepared::new(request, setup))
@@ -306,44 +321,160 @@ pub struct CreateUserReport {
     pub warnings: Vec<String>,
 }
 
-impl fmt::Display for CreateUserReport {
+/// Why `create-user` did not create the credential.
+#[derive(Debug)]
+pub enum CreateUserError {
+    /// A read of the checks before any change failed (IAM, STS or Secrets Manager), so nothing was
+    /// created.
+    Check(AwsError),
+    /// The IAM user exists already: create-user never reuses one.
+    UserExists { user_name: String },
+    /// The secret the credential was to go to is taken ([`DeliverError::is_bad_input`]).
+    Secret(DeliverError),
+    /// The sending group's policy of sesctl's name cannot send (see [`setup::inspect`]); nothing was
+    /// created.
+    Setup(SetupError),
+    /// A step of the run failed after the run had begun to change things.
+    Failed(CreateUserFailed),
+}
+
+impl CreateUserError {
+    /// Bad input found before anything changed (the user or the secret exists).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            CreateUserError::UserExists { .. } => true,
+            CreateUserError::Secret(e) => e.is_bad_input(),
+            CreateUserError::Check(_) | CreateUserError::Setup(_) | CreateUserError::Failed(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for CreateUserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Created SMTP credential for IAM user {}", self.user_name)?;
-        writeln!(f, "  user ARN:        {}", self.user_arn)?;
-        writeln!(f, "  group:           {}", self.group)?;
-        writeln!(f, "  SMTP host:       {}", self.smtp_host)?;
-        writeln!(f, "  SMTP port:       {} (STARTTLS)", self.smtp_port)?;
-        writeln!(f, "  SMTP user name:  {}", self.smtp_username)?;
-        writeln!(f, "  SMTP password:   in {}", self.delivered)?;
-        if let Some(v) = &self.verified {
-            writeln!(
+        match self {
+            CreateUserError::Check(_) => {
+                f.write_str("the checks before any change failed, so nothing was created")
+            }
+            CreateUserError::UserExists { user_name } => write!(
                 f,
-                "  verified:        SMTP login OK at {}:{} ({}, {}, AUTH {})",
-                v.host, v.port, v.tls, v.tls_version, v.mechanism
-            )?;
+                "IAM user {user_name} already exists; rotate its SMTP credential instead, or choose another \
+                 user name"
+            ),
+            CreateUserError::Secret(e) => e.fmt(f),
+            CreateUserError::Setup(e) => e.fmt(f),
+            CreateUserError::Failed(e) => e.fmt(f),
         }
-        for c in &self.setup.changes {
-            writeln!(f, "  setup:           {c}")?;
+    }
+}
+
+impl std::error::Error for CreateUserError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CreateUserError::Check(e) => Some(e),
+            // The others are shown as the error they hold.
+            CreateUserError::Secret(e) => e.source(),
+            CreateUserError::Setup(e) => e.source(),
+            CreateUserError::Failed(e) => e.source(),
+            CreateUserError::UserExists { .. } => None,
         }
-        for w in &self.warnings {
-            writeln!(f, "  warning:         {w}")?;
-        }
-        Ok(())
     }
 }
 
 /// A failed run: the step that failed, why, and what became of what the run had created.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CreateUserFailed {
     pub user_name: String,
-    /// The step, e.g. `iam:AddUserToGroup`.
-    pub step: String,
-    pub cause: String,
+    pub step: FailedStep,
+    pub cause: Cause,
     pub aftermath: Aftermath,
 }
 
-/// What happened to the things a failed run had created.
+/// The step a failed run stopped at.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailedStep {
+    /// An AWS call, by its action in IAM policy form (e.g. `iam:AddUserToGroup`).
+    Call(&'static str),
+    /// Making the sending group ready, when no AWS call is to blame.
+    Setup,
+    /// Adding the user to the group and creating its access key (stopped before they started).
+    AddToGroupAndCreateKey,
+    /// The SMTP login with the new credential, before it is handed over.
+    Login,
+    /// Handing the credential to `sink` (stopped before it started); `region` is where a secret goes.
+    Delivery { sink: Sink, region: String },
+    /// Writing the credential to a file.
+    WriteFile(PathBuf),
+    /// Writing the credential to the front end's output (the CLI's stdout).
+    WriteStdout,
+}
+
+impl fmt::Display for FailedStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailedStep::Call(action) => f.write_str(action),
+            FailedStep::Setup => f.write_str("setup"),
+            FailedStep::AddToGroupAndCreateKey => {
+                f.write_str("adding the user to the group and creating its access key")
+            }
+            FailedStep::Login => f.write_str("the SMTP login"),
+            FailedStep::Delivery { sink, region } => {
+                write!(f, "delivering the credential to {}", sink.describe(region))
+            }
+            FailedStep::WriteFile(path) => write!(f, "writing {}", path.display()),
+            FailedStep::WriteStdout => f.write_str("writing the credential to stdout"),
+        }
+    }
+}
+
+/// An error that a front end's handover of the credential (a file, stdout) returns; the core shows it
+/// with its causes and does not look into it.
+pub type HandoverError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The front end's part of the delivery: writes the credential to a sink that is not Secrets Manager
+/// (a file, stdout) and says where it went. The CLI passes one that writes the file or stdout.
+pub type Handover<'a> = dyn FnMut(&SmtpCredential, &Sink) -> Result<Delivered, HandoverError> + Send + 'a;
+
+/// Why a step failed.
+#[derive(Debug)]
+pub enum Cause {
+    /// An AWS call failed.
+    Aws(AwsError),
+    /// The operator asked to stop before the step began.
+    Interrupted(Interrupted),
+    /// Making the sending group ready failed (what it made stays).
+    Setup(SetupError),
+    /// The SMTP login with the new credential failed.
+    Login(anyhow::Error),
+    /// The front end's handover failed.
+    Handover(HandoverError),
+}
+
+impl fmt::Display for Cause {
+    /// The cause and the causes behind it, joined by `: `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Aws(e) => e.fmt(f),
+            Cause::Interrupted(i) => i.fmt(f),
+            Cause::Setup(e) => write_chain(f, e),
+            Cause::Login(e) => write!(f, "{e:#}"),
+            Cause::Handover(e) => write_chain(f, e.as_ref()),
+        }
+    }
+}
+
+/// An error followed by each of its causes, joined by `: `.
+fn write_chain(f: &mut fmt::Formatter<'_>, error: &dyn std::error::Error) -> fmt::Result {
+    write!(f, "{error}")?;
+    let mut next = error.source();
+    while let Some(cause) = next {
+        write!(f, ": {cause}")?;
+        next = cause.source();
+    }
+    Ok(())
+}
+
+/// What happened to the things a failed run had created.
+#[derive(Debug, Clone)]
 pub enum Aftermath {
     /// The failure came before anything of this run existed.
     NothingCreated,
@@ -354,11 +485,21 @@ pub enum Aftermath {
         removed: Vec<String>,
         left: Vec<(String, String)>,
     },
-    /// `--no-rollback`: these exist and were kept.
+    /// Rollback was turned off: these exist and were kept.
     Kept(Vec<String>),
-    /// iam:CreateUser failed and reading the user back failed too, so whether it took effect is not
-    /// known (the reason is given).
-    Unknown(String),
+    /// iam:CreateUser failed and reading the user back failed too (this error), so whether it took
+    /// effect is not known.
+    Unknown(AwsError),
+}
+
+impl Aftermath {
+    /// Whether a secret is among what is left after an incomplete rollback.
+    pub fn secret_left(&self) -> bool {
+        match self {
+            Aftermath::RollbackIncomplete { left, .. } => left.iter().any(|(w, _)| w.starts_with("secret ")),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for CreateUserFailed {
@@ -376,41 +517,36 @@ impl fmt::Display for CreateUserFailed {
                 done.join(", ")
             ),
             Aftermath::RollbackIncomplete { removed, left } => {
-                let secret_left = left.iter().any(|(w, _)| w.starts_with("secret "));
                 let left: Vec<String> = left.iter().map(|(w, why)| format!("{w} ({why})")).collect();
                 write!(
                     f,
-                    "rollback was incomplete: {}; could NOT remove {}. Remove what is left with `sesctl \
-                     delete-user {}{}` once the cause is fixed (the user carries this run's {TAG_CREATE_RUN} \
-                     tag, so it counts as an SMTP user)",
-                    if removed.is_empty() {
-                        "nothing was undone".to_string()
-                    } else {
-                        format!("undone: {}", removed.join(", "))
-                    },
+                    "rollback was incomplete: {}; could NOT remove {}. Remove what is left once the cause is \
+                     fixed (the user carries this run's {TAG_CREATE_RUN} tag, so it counts as an SMTP user)",
+                    undone(removed),
                     left.join(", "),
-                    self.user_name,
-                    if secret_left {
-                        " --secret-name SECRET --region REGION"
-                    } else {
-                        ""
-                    }
                 )
             }
             Aftermath::Unknown(why) => write!(
                 f,
-                "whether iam:CreateUser took effect could not be checked ({why}): if user {0} exists and is \
-                 tagged {TAG_CREATE_RUN}, this run made it; remove it with `sesctl delete-user {0}` before \
-                 running create-user again",
+                "whether iam:CreateUser took effect could not be checked ({why}): if user {} exists and is \
+                 tagged {TAG_CREATE_RUN}, this run made it; remove it before creating it again",
                 self.user_name
             ),
             Aftermath::Kept(kept) => write!(
                 f,
-                "--no-rollback: kept for inspection: {}; delete them with `sesctl delete-user {}` when done",
-                kept.join(", "),
-                self.user_name
+                "rollback was off: kept for inspection: {}; delete them when done",
+                kept.join(", ")
             ),
         }
+    }
+}
+
+/// What an incomplete rollback did undo, in words.
+pub fn undone(removed: &[String]) -> String {
+    if removed.is_empty() {
+        "nothing was undone".to_string()
+    } else {
+        format!("undone: {}", removed.join(", "))
     }
 }
 
@@ -452,32 +588,34 @@ impl Ledger {
 /// Why a stage stopped the run.
 enum Stop {
     /// The step failed; what the ledger holds is rolled back (or kept).
-    Failed { step: String, cause: String },
-    /// iam:CreateUser failed and reading the user back failed too.
-    Unknown {
-        step: String,
-        cause: String,
-        check: String,
-    },
+    Failed { step: FailedStep, cause: Cause },
+    /// iam:CreateUser failed (`cause`) and reading the user back failed too (`check`).
+    Unknown { cause: AwsError, check: AwsError },
 }
 
 impl Stop {
-    fn failed(step: impl Into<String>, cause: impl Into<String>) -> Self {
+    fn failed(step: FailedStep, cause: Cause) -> Self {
+        Stop::Failed { step, cause }
+    }
+
+    /// An AWS call failed: the step is the call.
+    fn aws(e: AwsError) -> Self {
         Stop::Failed {
-            step: step.into(),
-            cause: cause.into(),
+            step: FailedStep::Call(e.action),
+            cause: Cause::Aws(e),
         }
     }
 }
 
 /// Carries out a prepared request: runs its plan ([`Prepared::steps`]) stage by stage, recording each
-/// change in the ledger; when a stage fails, walks the ledger back (or keeps what it holds with
-/// `--no-rollback`).
+/// change in the ledger; when a stage fails, walks the ledger back (or keeps what it holds when
+/// rollback is off). A credential that does not go to Secrets Manager is given to `handover` (the
+/// front end writes it to a file or stdout). The error is always [`CreateUserError::Failed`].
 pub async fn execute(
     aws: &Aws,
     prepared: Prepared,
-    out: &mut (dyn std::io::Write + Send),
-) -> Result<CreateUserReport, CreateUserFailed> {
+    handover: &mut Handover<'_>,
+) -> Result<CreateUserReport, CreateUserError> {
     let Prepared {
         request,
         setup: state,
@@ -500,8 +638,8 @@ pub async fn execute(
         delivered: None,
     };
     for stage in stages(&steps) {
-        if let Err(stop) = run.stage(stage, out).await {
-            return Err(run.stop(stop).await);
+        if let Err(stop) = run.stage(stage, handover).await {
+            return Err(CreateUserError::Failed(run.stop(stop).await));
         }
     }
     Ok(run.report())
@@ -528,7 +666,7 @@ struct Run {
 }
 
 impl Run {
-    async fn stage(&mut self, stage: &[Step], out: &mut (dyn std::io::Write + Send)) -> Result<(), Stop> {
+    async fn stage(&mut self, stage: &[Step], handover: &mut Handover<'_>) -> Result<(), Stop> {
         match stage {
             [Step::Setup(setup), Step::CreateUser] => self.create_user(setup).await,
             [Step::AddToGroup, Step::CreateAccessKey] => self.add_to_group_and_create_key().await,
@@ -537,14 +675,15 @@ impl Run {
                 Ok(())
             }
             [Step::VerifyLogin] => self.verify_login().await,
-            [Step::Deliver, Step::DeleteStrayKeys] => self.deliver_and_delete_stray_keys(out).await,
+            [Step::Deliver, Step::DeleteStrayKeys] => self.deliver_and_delete_stray_keys(handover).await,
             other => unreachable!("create-user's plan has no stage {other:?}"),
         }
     }
 
     /// `setup`'s steps ‖ iam:CreateUser.
     async fn create_user(&mut self, setup_steps: &[setup::Step]) -> Result<(), Stop> {
-        crate::interrupt::check().map_err(|i| Stop::failed("iam:CreateUser", i.to_string()))?;
+        crate::interrupt::check()
+            .map_err(|i| Stop::failed(FailedStep::Call("iam:CreateUser"), Cause::Interrupted(i)))?;
         let iam = &self.iam;
         let mut tags = self.request.tags.clone();
         tags.push((TAG_CREATE_RUN.to_string(), self.run_token.clone()));
@@ -588,14 +727,8 @@ impl Run {
                     ));
                     u
                 }
-                Ok(None) => return Err(Stop::failed(e.action, e.to_string())),
-                Err(check) => {
-                    return Err(Stop::Unknown {
-                        step: e.action.to_string(),
-                        cause: e.to_string(),
-                        check: check.to_string(),
-                    })
-                }
+                Ok(None) => return Err(Stop::aws(e)),
+                Err(check) => return Err(Stop::Unknown { cause: e, check }),
             },
         };
         self.ledger.record(Done::User);
@@ -607,20 +740,16 @@ impl Run {
                 Ok(())
             }
             Err(e) => {
-                let step = e.downcast_ref::<AwsError>().map(|a| a.action).unwrap_or("setup");
-                Err(Stop::failed(step, format!("{e:#}")))
+                let step = e.aws().map_or(FailedStep::Setup, |a| FailedStep::Call(a.action));
+                Err(Stop::failed(step, Cause::Setup(e)))
             }
         }
     }
 
     /// iam:AddUserToGroup ‖ iam:CreateAccessKey.
     async fn add_to_group_and_create_key(&mut self) -> Result<(), Stop> {
-        crate::interrupt::check().map_err(|i| {
-            Stop::failed(
-                "adding the user to the group and creating its access key",
-                i.to_string(),
-            )
-        })?;
+        crate::interrupt::check()
+            .map_err(|i| Stop::failed(FailedStep::AddToGroupAndCreateKey, Cause::Interrupted(i)))?;
         let (iam, name) = (&self.iam, self.request.user_name.as_str());
         let (membership, (key, key_timed_out, key_notes)) = tokio::join!(
             while_propagating(|| iam.add_user_to_group(GROUP, name)),
@@ -638,7 +767,7 @@ impl Run {
                 self.key = Some(key);
                 Ok(())
             }
-            (Err(e), _) | (_, Err(e)) => Err(Stop::failed(e.action, e.to_string())),
+            (Err(e), _) | (_, Err(e)) => Err(Stop::aws(e)),
         }
     }
 
@@ -666,24 +795,21 @@ impl Run {
             *deadline,
         )
         .await
-        .map_err(|e| Stop::failed("the SMTP login (--verify)", format!("{e:#}")))?;
+        .map_err(|e| Stop::failed(FailedStep::Login, Cause::Login(e)))?;
         self.verified = Some(ok);
         Ok(())
     }
 
     /// The delivery ‖ iam:ListAccessKeys; then any key but the delivered one is deleted.
-    async fn deliver_and_delete_stray_keys(
-        &mut self,
-        out: &mut (dyn std::io::Write + Send),
-    ) -> Result<(), Stop> {
+    async fn deliver_and_delete_stray_keys(&mut self, handover: &mut Handover<'_>) -> Result<(), Stop> {
         let request = &self.request;
         crate::interrupt::check().map_err(|i| {
             Stop::failed(
-                format!(
-                    "delivering the credential to {}",
-                    request.sink.describe(request.secret_region())
-                ),
-                i.to_string(),
+                FailedStep::Delivery {
+                    sink: request.sink.clone(),
+                    region: request.secret_region().to_string(),
+                },
+                Cause::Interrupted(i),
             )
         })?;
         let credential = self
@@ -713,15 +839,11 @@ impl Run {
                     secret_name: secret.clone(),
                     secret_arn: arn,
                 })
-                .map_err(|e| (e.action.to_string(), e.to_string())),
-                Sink::CsvFile { path, force } => {
-                    deliver::write_csv_file(path, *force, credential, request.format)
-                        .map(|()| Delivered::CsvFile { path: path.clone() })
-                        .map_err(|e| (format!("writing {}", path.display()), format!("{e:#}")))
-                }
-                sink => deliver::write_to(out, sink, credential, request.format)
-                    .map(|()| Delivered::Stdout)
-                    .map_err(|e| ("writing the credential to stdout".to_string(), e.to_string())),
+                .map_err(Stop::aws),
+                Sink::CsvFile { path, .. } => handover(credential, &request.sink)
+                    .map_err(|e| Stop::failed(FailedStep::WriteFile(path.clone()), Cause::Handover(e))),
+                sink => handover(credential, sink)
+                    .map_err(|e| Stop::failed(FailedStep::WriteStdout, Cause::Handover(e))),
             }
         };
         let (delivered, keys) = tokio::join!(deliver, iam.list_access_keys(name));
@@ -732,7 +854,7 @@ impl Run {
             };
             self.ledger.record(Done::Secret(arn));
         }
-        let delivered = delivered.map_err(|(step, cause)| Stop::failed(step, cause))?;
+        let delivered = delivered?;
         self.ledger.record(Done::Delivered);
         self.delivered = Some(delivered);
 
@@ -804,7 +926,11 @@ impl Run {
     /// Builds the error for a stopped run, walking the ledger back first unless told not to.
     async fn stop(&self, stop: Stop) -> CreateUserFailed {
         let (step, cause, aftermath) = match stop {
-            Stop::Unknown { step, cause, check } => (step, cause, Aftermath::Unknown(check)),
+            Stop::Unknown { cause, check } => (
+                FailedStep::Call(cause.action),
+                Cause::Aws(cause),
+                Aftermath::Unknown(check),
+            ),
             Stop::Failed { step, cause } => {
                 tracing::debug!("{step} failed; created so far: {:?}", self.ledger);
                 let aftermath = if self.ledger.0.is_empty() {
@@ -894,8 +1020,8 @@ impl Run {
         }
     }
 
-    /// `--no-rollback`: what the ledger holds, in its order, naming a key whose secret never reached
-    /// its sink. The user's keys are listed whether or not a key step ran.
+    /// Rollback off (the CLI's `--no-rollback`): what the ledger holds, in its order, naming a key whose
+    /// secret never reached its sink. The user's keys are listed whether or not a key step ran.
     async fn keep(&self) -> Aftermath {
         let name = self.request.user_name.as_str();
         let delivered = self.ledger.0.contains(&Done::Delivered);
@@ -1095,7 +1221,6 @@ mod tests {
                 secret_location: None,
                 secret_tags: Vec::new(),
                 secret_description: None,
-                format: None,
             },
             setup,
         )
@@ -1255,16 +1380,76 @@ mod tests {
     fn failures_say_what_became_of_the_created_things() {
         let mut e = CreateUserFailed {
             user_name: "u".into(),
-            step: "iam:CreateAccessKey".into(),
-            cause: "iam:CreateAccessKey failed (ServiceFailure): boom".into(),
+            step: FailedStep::Call("iam:CreateAccessKey"),
+            cause: Cause::Interrupted(Interrupted(2)),
             aftermath: Aftermath::RolledBack(vec!["deleted user u".into()]),
         };
-        assert!(e.to_string().contains("failed at iam:CreateAccessKey"));
+        assert!(e
+            .to_string()
+            .contains("failed at iam:CreateAccessKey: interrupted (SIGINT)"));
         assert!(e.to_string().contains("rolled back (deleted user u)"));
         e.aftermath = Aftermath::RollbackIncomplete {
             removed: vec![],
             left: vec![("user u".into(), "denied".into())],
         };
         assert!(e.to_string().contains("could NOT remove user u (denied)"));
+        assert!(!e.aftermath.secret_left());
+    }
+
+    #[test]
+    fn errors_name_no_front_ends_options() {
+        let failed = |step, aftermath| {
+            CreateUserFailed {
+                user_name: "u".into(),
+                step,
+                cause: Cause::Interrupted(Interrupted(15)),
+                aftermath,
+            }
+            .to_string()
+        };
+        let texts = [
+            failed(
+                FailedStep::Login,
+                Aftermath::RollbackIncomplete {
+                    removed: vec!["deleted access key AKIAEXAMPLE".into()],
+                    left: vec![("secret arn:x".into(), "denied".into())],
+                },
+            ),
+            failed(FailedStep::WriteStdout, Aftermath::Kept(vec!["user u".into()])),
+            CreateUserError::UserExists {
+                user_name: "u".into(),
+            }
+            .to_string(),
+        ];
+        for text in texts {
+            assert!(!text.contains("--") && !text.contains("sesctl "), "{text}");
+        }
+        assert!(CreateUserError::UserExists {
+            user_name: "u".into()
+        }
+        .is_bad_input());
+        assert!(!CreateUserError::Setup(SetupError::InlinePolicyCannotSend).is_bad_input());
+    }
+
+    #[test]
+    fn a_cause_is_shown_with_the_causes_behind_it() {
+        let aws = AwsError {
+            kind: ErrorKind::Other,
+            action: "iam:CreateGroup",
+            code: Some("ServiceFailure".into()),
+            message: "boom".into(),
+        };
+        let setup = SetupError::Unfinished {
+            error: aws,
+            changes: Vec::new(),
+        };
+        let shown = Cause::Setup(setup).to_string();
+        assert!(shown.starts_with("the sending group"), "{shown}");
+        assert!(
+            shown.ends_with("once the cause is fixed: iam:CreateGroup failed (ServiceFailure): boom"),
+            "{shown}"
+        );
+        let io = std::io::Error::other("disk full");
+        assert_eq!(Cause::Handover(Box::new(io)).to_string(), "disk full");
     }
 }

@@ -1,20 +1,20 @@
-//! Delivering a new SMTP credential: the Secrets Manager secret string and its tags, the console's CSV
-//! (to stdout, or to a file created 0600 from the start), and the JSON result. Shared by `create-user`
-//! and `rotate`, so every command hands a credential over in exactly the same shapes.
+//! Delivering a new SMTP credential: the Secrets Manager secret string and its tags, the console's CSV,
+//! the JSON result and the `export` shapes, as bytes; where a credential goes ([`Sink`]) and went
+//! ([`Delivered`]); and the Secrets Manager store. Shared by `create-user` and `rotate`, so every
+//! command hands a credential over in exactly the same shapes. Writing the bytes to a file or to stdout
+//! is the front end's (the CLI creates files 0600 from the start).
 //!
 //! Neighbours: [`crate::smtp_password`] derives the password; [`crate::aws::secrets`] stores the string
 //! built here. This module is the only one that calls [`Secret::expose`] on a finished credential.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::PathBuf;
 
-use anyhow::Context as _;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::aws::secrets::Secrets;
 use crate::aws::AwsError;
-use crate::error::usage;
 use crate::regions::DEFAULT_PORT;
 use crate::secret::Secret;
 
@@ -195,8 +195,8 @@ pub enum Delivered {
     Stdout,
 }
 
-impl std::fmt::Display for Delivered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Delivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Delivered::SecretsManager {
                 secret_name,
@@ -208,129 +208,59 @@ impl std::fmt::Display for Delivered {
     }
 }
 
-/// Checks, before any AWS change, that `--csv PATH` can be written: its directory exists, and the file
-/// does not exist unless `force` (exit 2 otherwise).
-pub fn check_csv_path(path: &Path, force: bool) -> anyhow::Result<()> {
-    check_output_path("--csv", path, force)
-}
-
-/// [`check_csv_path`] for any flag that names a file to receive a credential (`flag` is named in
-/// the errors).
-pub fn check_output_path(flag: &str, path: &Path, force: bool) -> anyhow::Result<()> {
-    if path.as_os_str().to_string_lossy().ends_with('/') {
-        return Err(usage(format!(
-            "{flag} {} ends with '/': give a file name",
-            path.display()
-        )));
-    }
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        return Err(usage(format!(
-            "cannot write {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    let target = match std::fs::symlink_metadata(path) {
-        Err(_) => CsvTarget::New,
-        Ok(_) if path.is_dir() => {
-            return Err(usage(format!(
-                "{flag} {} is a directory; give a file name",
-                path.display()
-            )))
-        }
-        Ok(_) if !force => {
-            return Err(usage(format!(
-                "{} already exists; choose another {flag} path, or pass --force to replace it",
-                path.display()
-            )))
-        }
-        Ok(_) => csv_target(flag, path)?,
-    };
-    if matches!(target, CsvTarget::New | CsvTarget::Replace) {
-        // The file is created beside its final name: prove now, before any AWS change, that the
-        // directory takes a new file (permissions, a read-only file system, a full disk).
-        let probe = dir.join(format!(".sesctl-probe.{}", uuid::Uuid::new_v4().simple()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-        {
-            Ok(_) => {
-                let _ = std::fs::remove_file(&probe);
-            }
-            Err(e) => {
-                return Err(usage(format!(
-                    "cannot write {}: the directory {} does not take a new file ({e})",
-                    path.display(),
-                    dir.display()
-                )))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// What `--csv PATH --force` does with a path that exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CsvTarget {
-    /// Nothing there: a new 0600 file.
-    New,
-    /// A regular file: replaced by a new 0600 file (written beside it, then renamed over it).
-    Replace,
-    /// A character device or a FIFO (`/dev/stdout`, a pipe), directly or through a link: written
-    /// to, never replaced.
-    WriteThrough,
-}
-
-/// Decides how an existing `--csv` path is written with `--force`: only a regular file is ever
-/// replaced; a directory, or a link to a regular file (replacing would turn the link into a file,
-/// and writing through would leave the target's mode), is refused.
-fn csv_target(flag: &str, path: &Path) -> anyhow::Result<CsvTarget> {
-    use std::os::unix::fs::FileTypeExt;
-    let own = std::fs::symlink_metadata(path)?;
-    if own.file_type().is_file() {
-        return Ok(CsvTarget::Replace);
-    }
-    let followed = std::fs::metadata(path)
-        .map_err(|e| usage(format!("--csv {}: cannot follow it ({e})", path.display())))?;
-    let kind = followed.file_type();
-    if kind.is_char_device() || kind.is_fifo() {
-        return Ok(CsvTarget::WriteThrough);
-    }
-    if kind.is_dir() {
-        return Err(usage(format!(
-            "{flag} {} is a directory; give a file name",
-            path.display()
-        )));
-    }
-    Err(usage(format!(
-        "{flag} {} is {}; --force replaces only a regular file (give the file's own path, or leave out \
-         {flag} to print on stdout)",
-        path.display(),
-        if own.file_type().is_symlink() {
-            "a symbolic link"
-        } else {
-            "neither a regular file, a device nor a pipe"
-        }
-    )))
-}
-
 /// Checks, before any AWS change, that no secret called `name` exists (one scheduled for deletion
-/// counts: its name stays taken until it is purged). Exit 2 when it exists.
-pub async fn check_secret_absent(secrets: &Secrets, name: &str) -> anyhow::Result<()> {
-    match secrets.describe(name).await? {
+/// counts: its name stays taken until it is purged). An existing secret is bad input
+/// ([`DeliverError::is_bad_input`]).
+pub async fn check_secret_absent(secrets: &Secrets, name: &str) -> Result<(), DeliverError> {
+    match secrets.describe(name).await.map_err(DeliverError::Aws)? {
         None => Ok(()),
-        Some(info) if info.deleted.is_some() => Err(usage(format!(
-            "secret {name} exists and is scheduled for deletion; restore it, purge it, or choose another \
-             --secret-name"
-        ))),
-        Some(_) => Err(usage(format!(
-            "secret {name} already exists; choose another --secret-name (to renew the credential it holds, \
-             use `sesctl rotate`)"
-        ))),
+        Some(info) if info.deleted.is_some() => Err(DeliverError::SecretScheduledForDeletion {
+            name: name.to_string(),
+        }),
+        Some(_) => Err(DeliverError::SecretExists {
+            name: name.to_string(),
+        }),
     }
 }
+
+/// Why a credential cannot go to the Secrets Manager secret it was meant for.
+#[derive(Debug)]
+pub enum DeliverError {
+    /// A secret of that name exists: a new credential never replaces one.
+    SecretExists { name: String },
+    /// A secret of that name is scheduled for deletion; its name stays taken until it is purged.
+    SecretScheduledForDeletion { name: String },
+    /// A Secrets Manager call failed. Shown as the AWS error itself.
+    Aws(AwsError),
+}
+
+impl DeliverError {
+    /// Bad input (a secret name that is taken), found before anything changed.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            DeliverError::SecretExists { .. } | DeliverError::SecretScheduledForDeletion { .. }
+        )
+    }
+}
+
+impl fmt::Display for DeliverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliverError::SecretExists { name } => {
+                write!(f, "secret {name} already exists; choose another secret name")
+            }
+            DeliverError::SecretScheduledForDeletion { name } => write!(
+                f,
+                "secret {name} exists and is scheduled for deletion; restore it, purge it, or choose another \
+                 secret name"
+            ),
+            DeliverError::Aws(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DeliverError {}
 
 /// Creates the secret (secretsmanager:CreateSecret, with the tags and `kms_key_id`). The request
 /// token makes the SDK's retries safe. Returns the secret's ARN.
@@ -366,115 +296,6 @@ pub async fn store_secret(
 pub struct SecretExtras {
     pub tags: Vec<(String, String)>,
     pub description: Option<String>,
-}
-
-/// Writes the console's CSV to `path`, created with mode 0600 from the start. Without `force` an
-/// existing file is an error (and is left alone). With `force`, the CSV goes to a new 0600 file in the
-/// same directory that then replaces `path` by rename, so no reader ever sees a partial file or one
-/// with wider permissions. A partly written file is removed.
-pub fn write_csv_file(
-    path: &Path,
-    force: bool,
-    credential: &SmtpCredential,
-    format: Option<crate::credential::ExportFormat>,
-) -> anyhow::Result<()> {
-    match format {
-        None => write_secret_file("--csv", path, force, &credential.csv()),
-        Some(f) => write_secret_file("--csv", path, force, credential.render(f).as_bytes()),
-    }
-}
-
-/// Writes bytes that hold a secret to `path` as [`write_csv_file`] does (0600 from the start; an
-/// existing file only with `force`, and then only a regular file is replaced; a device or a pipe is
-/// written to). `flag` names the option in errors.
-pub fn write_secret_file(flag: &str, path: &Path, force: bool, bytes: &[u8]) -> anyhow::Result<()> {
-    if !force {
-        return write_new_file(path, bytes).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                usage(format!(
-                    "{} already exists; choose another {flag} path, or pass --force to replace it",
-                    path.display()
-                ))
-            } else {
-                anyhow::Error::new(e).context(format!("could not write {}", path.display()))
-            }
-        });
-    }
-    if std::fs::symlink_metadata(path).is_ok() && csv_target(flag, path)? == CsvTarget::WriteThrough {
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("could not open {}", path.display()))?;
-        out.write_all(bytes)
-            .and_then(|()| out.flush())
-            .with_context(|| format!("could not write {}", path.display()))?;
-        return Ok(());
-    }
-    let name = path
-        .file_name()
-        .with_context(|| format!("{flag} {} names no file", path.display()))?;
-    let temp = parent_dir(path).join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    write_new_file(&temp, bytes).with_context(|| format!("could not write {}", temp.display()))?;
-    std::fs::rename(&temp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        anyhow::Error::new(e).context(format!("could not replace {}", path.display()))
-    })
-}
-
-/// Writes the credential to the caller's output (the CLI's stdout): the console's CSV, or the JSON
-/// result.
-pub fn write_to(
-    out: &mut dyn Write,
-    sink: &Sink,
-    credential: &SmtpCredential,
-    format: Option<crate::credential::ExportFormat>,
-) -> std::io::Result<()> {
-    if let Some(f) = format {
-        out.write_all(credential.render(f).as_bytes())?;
-        return out.flush();
-    }
-    match sink {
-        Sink::StdoutJson => {
-            let mut text = Zeroizing::new(
-                serde_json::to_vec_pretty(&credential.result()).map_err(std::io::Error::from)?,
-            );
-            text.push(b'\n');
-            out.write_all(&text)?;
-        }
-        _ => out.write_all(&credential.csv())?,
-    }
-    out.flush()
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Creates `path` (which must not exist) with mode 0600 and writes `bytes`, synced to disk; on a
-/// failed write the partial file is removed.
-fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        drop(file);
-        let _ = std::fs::remove_file(path);
-        return Err(e);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -527,27 +348,21 @@ mod tests {
         assert!(!format!("{c:?}").contains(c.smtp_password.expose()));
     }
 
-    #[cfg(unix)]
     #[test]
-    fn files_are_0600_and_never_silently_replaced() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.csv");
-        write_csv_file(&path, false, &credential(), None).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        assert!(write_csv_file(&path, false, &credential(), None).is_err());
-        assert!(check_csv_path(&path, false).is_err());
-        assert!(check_csv_path(&path, true).is_ok());
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        write_csv_file(&path, true, &credential(), None).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+    fn a_taken_secret_name_is_bad_input() {
+        let e = DeliverError::SecretExists {
+            name: "smtp/app".into(),
+        };
+        assert!(e.is_bad_input());
         assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
+            e.to_string(),
+            "secret smtp/app already exists; choose another secret name"
         );
-        assert!(check_csv_path(&dir.path().join("missing/c.csv"), false).is_err());
+        assert!(!e.to_string().contains("--"));
+        let e = DeliverError::SecretScheduledForDeletion {
+            name: "smtp/app".into(),
+        };
+        assert!(e.is_bad_input());
+        assert!(e.to_string().contains("scheduled for deletion"), "{e}");
     }
 }

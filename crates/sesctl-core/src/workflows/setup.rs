@@ -171,7 +171,7 @@ impl SetupState {
 /// Reads the current state (iam:GetGroup, iam:ListGroupPolicies, iam:GetGroupPolicy,
 /// iam:ListAttachedGroupPolicies, iam:GetPolicy, iam:GetPolicyVersion). Reads run concurrently.
 /// A policy named `AmazonSesSendingAccess` that does not allow `ses:SendRawEmail` is an error.
-pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
+pub async fn inspect(iam: &Iam, caller: &Caller) -> Result<SetupState, SetupError> {
     let policy_arn = caller.policy_arn(POLICY);
     // The group's policy lists do not depend on whether the group exists (a missing group answers
     // NoSuchEntity, read as "none"), so all four reads go out at once.
@@ -180,13 +180,11 @@ pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
         iam.get_policy_document(&policy_arn),
         async { none_if_missing(iam.list_group_policies(GROUP).await) },
         async { none_if_missing(iam.list_attached_group_policies(GROUP).await) },
-    )?;
+    )
+    .map_err(SetupError::Aws)?;
     if let Some(doc) = &managed_doc {
         if !policy::allows(doc, SEND_RAW_EMAIL) {
-            anyhow::bail!(
-                "the managed policy {policy_arn} exists but does not allow {SEND_RAW_EMAIL}; fix or rename it \
-                 (sesctl will not attach a policy of that name that cannot send)"
-            );
+            return Err(SetupError::ManagedPolicyCannotSend { policy_arn });
         }
     }
     let mut state = SetupState {
@@ -200,12 +198,13 @@ pub async fn inspect(iam: &Iam, caller: &Caller) -> anyhow::Result<SetupState> {
         return Ok(state);
     }
     if inline_names.iter().any(|n| n == POLICY) {
-        if let Some(doc) = iam.get_group_policy(GROUP, POLICY).await? {
+        if let Some(doc) = iam
+            .get_group_policy(GROUP, POLICY)
+            .await
+            .map_err(SetupError::Aws)?
+        {
             if !policy::allows(&doc, SEND_RAW_EMAIL) {
-                anyhow::bail!(
-                    "group {GROUP} has an inline policy {POLICY} that does not allow {SEND_RAW_EMAIL}; \
-                     fix it in IAM (sesctl will not add a second policy beside it)"
-                );
+                return Err(SetupError::InlinePolicyCannotSend);
             }
             state.inline_policy = true;
         }
@@ -233,37 +232,8 @@ pub struct SetupReport {
     pub changes: Vec<String>,
 }
 
-impl fmt::Display for SetupReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = match self.form {
-            PolicyForm::Inline => format!("inline policy {}", self.policy),
-            PolicyForm::Managed => format!(
-                "managed policy {}",
-                self.policy_arn.as_deref().unwrap_or(&self.policy)
-            ),
-        };
-        if self.changes.is_empty() {
-            writeln!(
-                f,
-                "Group {} is ready: it grants ses:SendRawEmail through the {how}. Nothing changed.",
-                self.group
-            )
-        } else {
-            writeln!(
-                f,
-                "Group {} is ready: it grants ses:SendRawEmail through the {how}.",
-                self.group
-            )?;
-            for c in &self.changes {
-                writeln!(f, "  done: {c}")?;
-            }
-            Ok(())
-        }
-    }
-}
-
 /// Makes the group ready, creating only what `state` lacks: runs the plan's steps ([`run`]).
-pub async fn apply(iam: &Iam, state: &SetupState) -> anyhow::Result<SetupReport> {
+pub async fn apply(iam: &Iam, state: &SetupState) -> Result<SetupReport, SetupError> {
     run(iam, state, &state.steps()).await
 }
 
@@ -272,7 +242,7 @@ pub async fn apply(iam: &Iam, state: &SetupState) -> anyhow::Result<SetupReport>
 /// before it, and every step of such a run goes to its end (none is cancelled when another fails), so
 /// a failure can say exactly what this run made. Nothing is walked back: what was made stays and the
 /// next run reuses it. Creation races with another run are harmless: "already exists" counts as done.
-pub async fn run(iam: &Iam, state: &SetupState, steps: &[Step]) -> anyhow::Result<SetupReport> {
+pub async fn run(iam: &Iam, state: &SetupState, steps: &[Step]) -> Result<SetupReport, SetupError> {
     let mut changes = Vec::new();
     for wave in waves(steps) {
         let results = futures::future::join_all(wave.iter().map(|s| s.run(iam))).await;
@@ -285,7 +255,7 @@ pub async fn run(iam: &Iam, state: &SetupState, steps: &[Step]) -> anyhow::Resul
             }
         }
         if let Some(e) = failed {
-            return Err(unfinished(e, &changes));
+            return Err(SetupError::Unfinished { error: e, changes });
         }
     }
     let form = state.form();
@@ -311,26 +281,81 @@ fn waves(steps: &[Step]) -> Vec<&[Step]> {
     waves
 }
 
-/// A failed step of `apply`, saying what this run had already made (it stays: the next run finds it
-/// and does only the rest).
-fn unfinished(e: AwsError, changes: &[String]) -> anyhow::Error {
-    let mut done = if changes.is_empty() {
-        "nothing was changed".to_string()
-    } else {
-        format!(
-            "already done: {}, which stays and is reused by the next run",
-            changes.join(", ")
-        )
-    };
-    if matches!(e.kind, ErrorKind::Network | ErrorKind::Timeout) {
-        done.push_str(&format!(
-            "; {} got no answer and may have taken effect, which the next run also finds",
-            e.action
-        ));
+/// Why `setup` could not make the sending group ready.
+#[derive(Debug)]
+pub enum SetupError {
+    /// Reading the group's state failed (an IAM or STS read), so nothing was changed. Shown as the AWS
+    /// error itself.
+    Aws(AwsError),
+    /// The customer-managed policy of sesctl's name exists but does not allow `ses:SendRawEmail`; it is
+    /// never attached.
+    ManagedPolicyCannotSend { policy_arn: String },
+    /// The group has an inline policy of sesctl's name that does not allow `ses:SendRawEmail`; no
+    /// second policy is added beside it.
+    InlinePolicyCannotSend,
+    /// A step failed. What this run had already made (`changes`, the ledger's lines) stays: the next
+    /// run finds it and does only the rest.
+    Unfinished { error: AwsError, changes: Vec<String> },
+}
+
+impl SetupError {
+    /// The AWS failure behind the error, if one is.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            SetupError::Aws(error) | SetupError::Unfinished { error, .. } => Some(error),
+            SetupError::ManagedPolicyCannotSend { .. } | SetupError::InlinePolicyCannotSend => None,
+        }
     }
-    anyhow::Error::new(e).context(format!(
-        "the sending group {GROUP} is not ready ({done}); run the command again once the cause is fixed"
-    ))
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Aws(e) => e.fmt(f),
+            SetupError::ManagedPolicyCannotSend { policy_arn } => write!(
+                f,
+                "the managed policy {policy_arn} exists but does not allow {SEND_RAW_EMAIL}; fix or rename \
+                 it (sesctl will not attach a policy of that name that cannot send)"
+            ),
+            SetupError::InlinePolicyCannotSend => write!(
+                f,
+                "group {GROUP} has an inline policy {POLICY} that does not allow {SEND_RAW_EMAIL}; fix it in \
+                 IAM (sesctl will not add a second policy beside it)"
+            ),
+            SetupError::Unfinished { error, changes } => {
+                let mut done = if changes.is_empty() {
+                    "nothing was changed".to_string()
+                } else {
+                    format!(
+                        "already done: {}, which stays and is reused by the next run",
+                        changes.join(", ")
+                    )
+                };
+                if matches!(error.kind, ErrorKind::Network | ErrorKind::Timeout) {
+                    done.push_str(&format!(
+                        "; {} got no answer and may have taken effect, which the next run also finds",
+                        error.action
+                    ));
+                }
+                write!(
+                    f,
+                    "the sending group {GROUP} is not ready ({done}); run the command again once the \
+                     cause is fixed"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Shown as the AWS error itself, so the AWS error is not its cause as well.
+            SetupError::Aws(_) => None,
+            SetupError::Unfinished { error, .. } => Some(error),
+            SetupError::ManagedPolicyCannotSend { .. } | SetupError::InlinePolicyCannotSend => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -412,5 +437,39 @@ mod tests {
         let attach = [Step::AttachPolicy(ARN.into())];
         assert_eq!(waves(&attach), [&attach[..]]);
         assert!(waves(&[]).is_empty());
+    }
+
+    #[test]
+    fn errors_say_what_stays_and_cause_an_aws_error() {
+        use std::error::Error as _;
+        let aws = AwsError {
+            kind: ErrorKind::Other,
+            action: "iam:AttachGroupPolicy",
+            code: None,
+            message: "boom".into(),
+        };
+        let e = SetupError::Unfinished {
+            error: aws.clone(),
+            changes: vec![format!("iam:CreateGroup {GROUP}")],
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the sending group {GROUP} is not ready (already done: iam:CreateGroup {GROUP}, which stays \
+                 and is reused by the next run); run the command again once the cause is fixed"
+            )
+        );
+        assert_eq!(e.source().unwrap().to_string(), aws.to_string());
+        assert_eq!(e.aws().map(|a| a.action), Some("iam:AttachGroupPolicy"));
+        let read = SetupError::Aws(aws.clone());
+        assert_eq!(read.to_string(), aws.to_string());
+        assert!(read.source().is_none());
+        let managed = SetupError::ManagedPolicyCannotSend {
+            policy_arn: ARN.into(),
+        };
+        assert!(managed.to_string().starts_with(&format!(
+            "the managed policy {ARN} exists but does not allow ses:SendRawEmail"
+        )));
+        assert!(managed.aws().is_none());
     }
 }
