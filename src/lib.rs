@@ -10,10 +10,11 @@ pub mod commands;
 pub mod error;
 pub mod input;
 pub mod output;
+pub mod validate;
 
 // The core's modules, under the names the CLI and its tests have always used.
 pub use sesctl_core::{
-    aws, credential, interrupt, policy, regions, secret, smtp, smtp_password, validate, vocabulary, workflows,
+    aws, credential, interrupt, policy, regions, secret, smtp, smtp_password, vocabulary, workflows,
 };
 
 /// `sesctl --version`: the crate version and the commit it was built from.

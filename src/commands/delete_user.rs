@@ -2,9 +2,10 @@
 //! user unless --force, show the plan (--dry-run) or ask, then delete (`workflows::delete_user`).
 
 use super::Context;
-use crate::cli::DeleteUserArgs;
+use crate::cli::{DeleteUserArgs, OutputFormat};
 use crate::error::{usage, Outcome};
-use crate::workflows::delete_user;
+use crate::output::delete_user::{error, render};
+use crate::workflows::delete_user::{self, DeleteReport};
 
 pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome> {
     crate::validate::user_name(&args.user_name)?;
@@ -26,7 +27,7 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
     };
     let iam = aws.iam();
     let secrets = secrets_region.as_deref().map(|r| aws.secrets(r));
-    let Some(state) = delete_user::inspect(&iam, &args.user_name).await? else {
+    let Some(state) = delete_user::inspect(&iam, &args.user_name).await.map_err(error)? else {
         // An earlier run may have stopped after iam:DeleteUser: the secret is what is left.
         if let (Some(name), Some(client), Some(region)) = (&args.secret_name, &secrets, &secrets_region) {
             let secret = delete_user::inspect_secret(
@@ -38,7 +39,8 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
                 args.recovery_window_days,
                 args.force,
             )
-            .await?;
+            .await
+            .map_err(error)?;
             if ctx.global.dry_run {
                 let mut plan = crate::workflows::Plan::new("delete-user");
                 if !secret.already_scheduled {
@@ -62,8 +64,10 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
             {
                 anyhow::bail!("deletion of secret {name} was not confirmed; nothing was changed");
             }
-            let report = delete_user::delete_secret_only(client, &args.user_name, &secret).await?;
-            ctx.printer.result(&report)?;
+            let report = delete_user::delete_secret_only(client, &args.user_name, &secret)
+                .await
+                .map_err(error)?;
+            print_report(ctx, &report)?;
             return Ok(Outcome::Done);
         }
         anyhow::bail!(
@@ -90,7 +94,8 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
                 args.recovery_window_days,
                 args.force,
             )
-            .await?,
+            .await
+            .map_err(error)?,
         ),
         _ => None,
     };
@@ -114,7 +119,17 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
             args.user_name
         );
     }
-    let report = delete_user::execute(&iam, secrets.as_ref(), &state, secret.as_ref()).await?;
-    ctx.printer.result(&report)?;
+    let report = delete_user::execute(&iam, secrets.as_ref(), &state, secret.as_ref())
+        .await
+        .map_err(error)?;
+    print_report(ctx, &report)?;
     Ok(Outcome::Done)
+}
+
+/// The report: JSON with `-o json`, text ([`render`]) otherwise.
+fn print_report(ctx: &Context, report: &DeleteReport) -> anyhow::Result<()> {
+    match ctx.printer.format {
+        OutputFormat::Json => ctx.printer.json(report),
+        _ => ctx.printer.text(&render(report)),
+    }
 }

@@ -123,7 +123,9 @@ fn no_region() -> anyhow::Error {
 /// A profile named by `--profile` or `AWS_PROFILE` must exist, as for every command that reads one.
 async fn offline_region(profile: Option<&str>) -> anyhow::Result<Option<String>> {
     use aws_config::meta::region::ProvideRegion;
-    sesctl_core::aws::conventions::checked_profiles(profile).await?;
+    sesctl_core::aws::conventions::checked_profiles(profile)
+        .await
+        .map_err(crate::validate::aws_settings_error)?;
     if let Some(r) = aws_config::environment::EnvironmentVariableRegionProvider::new()
         .region()
         .await

@@ -65,7 +65,9 @@ impl Context {
         let options = self.aws_options()?;
         self.aws
             .get_or_try_init(|| async {
-                let conventions = crate::aws::Conventions::resolve(&options).await?;
+                let conventions = crate::aws::Conventions::resolve(&options)
+                    .await
+                    .map_err(crate::validate::aws_settings_error)?;
                 let aws = Aws::load_with(&options, conventions).await;
                 aws.check_credentials().await?;
                 Ok::<_, anyhow::Error>(aws)
@@ -162,7 +164,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         cli.command,
         Command::Derive(_) | Command::Regions | Command::Completions(_) | Command::Man(_)
     ) {
-        crate::aws::Conventions::resolve(&ctx.aws_options()?).await?;
+        crate::aws::Conventions::resolve(&ctx.aws_options()?)
+            .await
+            .map_err(crate::validate::aws_settings_error)?;
     }
     match cli.command {
         Command::Derive(args) => derive::exec(&ctx, args).await,

@@ -2,17 +2,15 @@
 //! and explain a failure. The credential comes from a Secrets Manager secret (`--secret-name`) or from
 //! `--username` with the password on stdin.
 
-use anyhow::Context as _;
-
 use super::Context;
-use crate::aws::secrets::STAGE_CURRENT;
-use crate::cli::VerifyArgs;
+use crate::cli::{OutputFormat, VerifyArgs};
 use crate::credential::StoredCredential;
 use crate::error::{usage, Outcome};
+use crate::output::verify::{coloured, error, render};
 use crate::secret::Secret;
 use crate::smtp::diagnosis::{Facts, KeyState};
 use crate::smtp::{self, FailureKind};
-use crate::workflows::verify::{key_state, read_credential, VerifyReport};
+use crate::workflows::verify::{key_state, read_stored_credential, VerifyReport};
 
 /// The credential to try and what is known about it.
 struct Credential {
@@ -117,8 +115,9 @@ pub async fn exec(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Outcome> {
         }
     };
     match ctx.printer.format {
-        crate::cli::OutputFormat::Text if ctx.printer.color => ctx.printer.text(&coloured(&report))?,
-        _ => ctx.printer.result(&report)?,
+        OutputFormat::Json => ctx.printer.json(&report)?,
+        OutputFormat::Text if ctx.printer.color => ctx.printer.text(&coloured(&report))?,
+        _ => ctx.printer.text(&render(&report))?,
     }
     Ok(if report.ok { Outcome::Done } else { Outcome::Failed })
 }
@@ -126,18 +125,9 @@ pub async fn exec(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Outcome> {
 /// secretsmanager:GetSecretValue (AWSCURRENT) and the parse of its JSON.
 async fn read_secret(ctx: &Context, name: &str, region: &str) -> anyhow::Result<StoredCredential> {
     let aws = ctx.aws().await?;
-    let value = aws
-        .secrets(region)
-        .get_value(name, STAGE_CURRENT)
+    read_stored_credential(&aws.secrets(region), name, region)
         .await
-        .with_context(|| format!("reading secret {name} in {region}"))?
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "secret {name} was not found in {region} (or has no AWSCURRENT version); check --secret-name \
-                 and --region"
-            )
-        })?;
-    read_credential(&value.value, name)
+        .map_err(error)
 }
 
 /// An SMTP user name as given on the command line: an access key id, so short and without spaces.
@@ -151,16 +141,4 @@ fn check_username(username: &str) -> anyhow::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The text report with its verdict (`OK` or `FAILED`) in colour, for a terminal.
-fn coloured(report: &VerifyReport) -> String {
-    use crate::output::{paint, Paint};
-    let text = report.to_string();
-    for (word, colour) in [("OK:", Paint::Green), ("FAILED:", Paint::Red)] {
-        if let Some(rest) = text.strip_prefix(word) {
-            return format!("{}{rest}", paint(word, colour, true));
-        }
-    }
-    text
 }

@@ -7,9 +7,11 @@
 pub mod audit;
 pub mod create_user;
 pub mod credential;
+pub mod delete_user;
 pub mod list;
 pub mod migrate;
 pub mod setup;
+pub mod verify;
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};

@@ -10,6 +10,7 @@
 //!   MFA) is not asked again by each client or by the up-front credentials check.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use aws_config::meta::credentials::CredentialsProviderChain;
@@ -21,7 +22,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::os_shim_internal::{Env, Fs};
 
 use super::AwsOptions;
-use crate::error::usage;
+use crate::validate::InvalidInput;
 
 /// The services sesctl calls, with their names in `AWS_ENDPOINT_URL_<SERVICE>` and in the config
 /// file's `[services]` section (the AWS SDKs' shared table; `secrets-manager` is what the Rust SDK
@@ -47,6 +48,114 @@ impl Service {
             Service::Iam => &["iam"],
             Service::Sts => &["sts"],
             Service::SecretsManager => &["secrets_manager", "secrets-manager"],
+        }
+    }
+}
+
+/// What named the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileSource {
+    /// The front end's own setting ([`AwsOptions::profile`], the `flag` of [`checked_profiles`]).
+    Setting,
+    /// `AWS_PROFILE`.
+    Environment,
+}
+
+impl fmt::Display for ProfileSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProfileSource::Setting => "the profile setting",
+            ProfileSource::Environment => "AWS_PROFILE",
+        })
+    }
+}
+
+/// What is wrong with a CA bundle.
+#[derive(Debug)]
+pub enum CaBundleProblem {
+    /// The file could not be read (the source).
+    Unreadable(std::io::Error),
+    /// The file is not PEM (the source).
+    NotPem(std::io::Error),
+    /// The file holds no certificate a trust store accepts.
+    NoCertificate,
+}
+
+/// A setting of how to reach AWS that cannot be used, found before any AWS call. All of them are bad
+/// input: a front end asks for it to be fixed rather than going on without it.
+#[derive(Debug)]
+pub enum ConventionsError {
+    /// The profile files could not be read, and a profile is named.
+    ProfileUnreadable {
+        profile: String,
+        named_by: ProfileSource,
+        error: String,
+    },
+    /// The named profile is in neither profile file.
+    ProfileNotFound {
+        profile: String,
+        named_by: ProfileSource,
+        config_file: String,
+        credentials_file: String,
+    },
+    /// A CA bundle that cannot be used; `setting` is `AWS_CA_BUNDLE` or the profile's `ca_bundle`.
+    CaBundle {
+        setting: &'static str,
+        path: String,
+        problem: CaBundleProblem,
+    },
+    /// An endpoint URL in the config file that is not one; `setting` says where it is.
+    EndpointUrl { setting: String, error: InvalidInput },
+}
+
+impl fmt::Display for ConventionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConventionsError::ProfileUnreadable {
+                profile,
+                named_by,
+                error,
+            } => write!(
+                f,
+                "the config profile ({profile}) given by {named_by} could not be read: {error}"
+            ),
+            ConventionsError::ProfileNotFound {
+                profile,
+                named_by,
+                config_file,
+                credentials_file,
+            } => write!(
+                f,
+                "the config profile ({profile}) could not be found: {named_by} names it, but neither \
+                 {config_file} ([profile {profile}]) nor {credentials_file} ([{profile}]) has it"
+            ),
+            ConventionsError::CaBundle {
+                setting,
+                path,
+                problem,
+            } => match problem {
+                CaBundleProblem::Unreadable(_) => write!(f, "{setting} {path}: could not read it"),
+                CaBundleProblem::NotPem(_) => write!(f, "{setting} {path}: not a PEM certificate bundle"),
+                CaBundleProblem::NoCertificate => write!(
+                    f,
+                    "{setting} {path}: no usable PEM certificate (-----BEGIN CERTIFICATE-----) found in it"
+                ),
+            },
+            ConventionsError::EndpointUrl { setting, error } => write!(f, "{setting} {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ConventionsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConventionsError::CaBundle {
+                problem: CaBundleProblem::Unreadable(e) | CaBundleProblem::NotPem(e),
+                ..
+            } => Some(e),
+            // The URL's own words are in the message; the parser's error, if any, comes next.
+            ConventionsError::EndpointUrl { error, .. } => std::error::Error::source(error),
+            _ => None,
         }
     }
 }
@@ -80,10 +189,10 @@ fn profile_file_paths() -> (String, String) {
 }
 
 impl Conventions {
-    /// Resolves the conventions from the options, the environment and the profile files. Errors are
-    /// usage errors (exit 2) naming the setting: an unknown profile, an unreadable CA bundle, an
-    /// endpoint in the config file that is not a URL.
-    pub async fn resolve(options: &AwsOptions) -> anyhow::Result<Conventions> {
+    /// Resolves the conventions from the options, the environment and the profile files. An unknown
+    /// profile, an unreadable CA bundle or an endpoint in the config file that is not a URL is a
+    /// [`ConventionsError`].
+    pub async fn resolve(options: &AwsOptions) -> Result<Conventions, ConventionsError> {
         let (explicit, profiles) = checked_profiles(options.profile.as_deref()).await?;
         let ca_bundle = match (
             env_var("AWS_CA_BUNDLE"),
@@ -151,19 +260,23 @@ impl Conventions {
 }
 
 /// The profile named by `--profile` (`flag`), else by `AWS_PROFILE`, and the profile files with it
-/// selected. A named profile that is in neither file is a usage error naming it and the files.
-pub async fn checked_profiles(flag: Option<&str>) -> anyhow::Result<(Option<String>, Option<ProfileSet>)> {
+/// selected. A named profile that is in neither file is an error naming it and the files.
+pub async fn checked_profiles(
+    flag: Option<&str>,
+) -> Result<(Option<String>, Option<ProfileSet>), ConventionsError> {
     let (explicit, from) = match (flag, env_var("AWS_PROFILE")) {
-        (Some(p), _) => (Some(p.to_string()), "--profile"),
-        (None, Some(p)) => (Some(p), "AWS_PROFILE"),
-        (None, None) => (None, ""),
+        (Some(p), _) => (Some(p.to_string()), ProfileSource::Setting),
+        (None, Some(p)) => (Some(p), ProfileSource::Environment),
+        (None, None) => (None, ProfileSource::Setting),
     };
     let profiles = match (load_profiles(explicit.as_deref()).await, &explicit) {
         (Ok(p), _) => Some(p),
-        (Err(e), Some(name)) => {
-            return Err(usage(format!(
-                "the config profile ({name}) given by {from} could not be read: {e}"
-            )))
+        (Err(error), Some(name)) => {
+            return Err(ConventionsError::ProfileUnreadable {
+                profile: name.clone(),
+                named_by: from,
+                error,
+            })
         }
         (Err(e), None) => {
             tracing::debug!("the AWS config files could not be read: {e}");
@@ -172,11 +285,13 @@ pub async fn checked_profiles(flag: Option<&str>) -> anyhow::Result<(Option<Stri
     };
     if let Some(name) = &explicit {
         if profiles.as_ref().and_then(|p| p.get_profile(name)).is_none() {
-            let (config, credentials) = profile_file_paths();
-            return Err(usage(format!(
-                "the config profile ({name}) could not be found: {from} names it, but neither {config} \
-                 ([profile {name}]) nor {credentials} ([{name}]) has it"
-            )));
+            let (config_file, credentials_file) = profile_file_paths();
+            return Err(ConventionsError::ProfileNotFound {
+                profile: name.clone(),
+                named_by: from,
+                config_file,
+                credentials_file,
+            });
         }
     }
     Ok((explicit, profiles))
@@ -214,7 +329,7 @@ fn endpoint_for(
     service: Service,
     options: &AwsOptions,
     profiles: Option<&ProfileSet>,
-) -> anyhow::Result<Option<String>> {
+) -> Result<Option<String>, ConventionsError> {
     if let Some(url) = &options.endpoint_url {
         return Ok(Some(url.clone()));
     }
@@ -228,15 +343,15 @@ fn endpoint_for(
     if let Some(url) = env_var(&service_env).or_else(|| env_var("AWS_ENDPOINT_URL")) {
         return Ok(Some(url));
     }
+    let checked = |setting: String, url: &str| {
+        crate::validate::endpoint_url(url).map_err(|error| ConventionsError::EndpointUrl { setting, error })
+    };
     if let Some((key, url)) = services_entry(service, profiles) {
-        crate::validate::endpoint_url_from(
-            &format!("the config file's [services] {key} endpoint_url"),
-            &url,
-        )?;
+        checked(format!("the config file's [services] {key} endpoint_url"), &url)?;
         return Ok(Some(url));
     }
     if let Some(url) = profile_value(profiles, "endpoint_url") {
-        crate::validate::endpoint_url_from("the profile's endpoint_url", url)?;
+        checked("the profile's endpoint_url".to_string(), url)?;
         return Ok(Some(url.to_string()));
     }
     Ok(None)
@@ -260,25 +375,27 @@ fn services_entry(service: Service, profiles: Option<&ProfileSet>) -> Option<(St
 }
 
 /// Reads a CA bundle: the certificates in it that a trust store accepts, as PEM. A bundle that cannot
-/// be read or holds no usable certificate is a usage error naming `source`.
-fn read_ca_bundle(path: &str, source: &str) -> anyhow::Result<(String, Vec<u8>)> {
+/// be read or holds no usable certificate is an error naming `source`.
+fn read_ca_bundle(path: &str, source: &'static str) -> Result<(String, Vec<u8>), ConventionsError> {
+    let bad = |problem| ConventionsError::CaBundle {
+        setting: source,
+        path: path.to_string(),
+        problem,
+    };
     let expanded = match (path.strip_prefix("~/"), env_var("HOME")) {
         (Some(rest), Some(home)) => format!("{home}/{rest}"),
         _ => path.to_string(),
     };
-    let bytes =
-        std::fs::read(&expanded).map_err(|e| usage(format!("{source} {path}: could not read it: {e}")))?;
+    let bytes = std::fs::read(&expanded).map_err(|e| bad(CaBundleProblem::Unreadable(e)))?;
     let mut usable = Vec::new();
     for cert in rustls_pemfile::certs(&mut bytes.as_slice()) {
-        let cert = cert.map_err(|e| usage(format!("{source} {path}: not a PEM certificate bundle: {e}")))?;
+        let cert = cert.map_err(|e| bad(CaBundleProblem::NotPem(e)))?;
         if rustls::RootCertStore::empty().add(cert.clone()).is_ok() {
             usable.push(cert);
         }
     }
     if usable.is_empty() {
-        return Err(usage(format!(
-            "{source} {path}: no usable PEM certificate (-----BEGIN CERTIFICATE-----) found in it"
-        )));
+        return Err(bad(CaBundleProblem::NoCertificate));
     }
     use base64::Engine as _;
     let mut pem = String::new();
@@ -437,6 +554,30 @@ mod tests {
             n.load(Ordering::SeqCst),
             2,
             "near-expiry credentials are fetched again"
+        );
+    }
+    #[test]
+    fn errors_name_no_front_end_setting() {
+        let e = ConventionsError::ProfileNotFound {
+            profile: "ops".into(),
+            named_by: ProfileSource::Setting,
+            config_file: "~/.aws/config".into(),
+            credentials_file: "~/.aws/credentials".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the config profile (ops) could not be found: the profile setting names it, but neither \
+             ~/.aws/config ([profile ops]) nor ~/.aws/credentials ([ops]) has it"
+        );
+        let e = ConventionsError::CaBundle {
+            setting: "AWS_CA_BUNDLE",
+            path: "/x.pem".into(),
+            problem: CaBundleProblem::Unreadable(std::io::Error::other("gone")),
+        };
+        assert_eq!(e.to_string(), "AWS_CA_BUNDLE /x.pem: could not read it");
+        assert_eq!(
+            std::error::Error::source(&e).map(|c| c.to_string()),
+            Some("gone".into())
         );
     }
 }

@@ -57,7 +57,7 @@ impl Aws {
     /// and left out; the CLI resolves them first and refuses such input ([`Aws::load_with`]).
     pub async fn load(options: &AwsOptions) -> Aws {
         let conventions = Conventions::resolve(options).await.unwrap_or_else(|e| {
-            tracing::warn!("{e}");
+            tracing::warn!("{:#}", anyhow::Error::new(e));
             Conventions::default()
         });
         Self::load_with(options, conventions).await

@@ -4,6 +4,9 @@
 //! [`inspect`] reads what the user holds (no changes); [`UserState::steps`] turns it into the calls to
 //! make, which `--dry-run` prints as a [`Plan`]; [`execute`] makes them. Every step treats "already
 //! gone" as done, so a run that stopped half way can simply be run again.
+//!
+//! Every entry point fails with a [`DeleteUserError`]: data (names, the AWS error, what was done), for
+//! the front end to word with its own advice. [`DeleteReport`] is data too.
 
 use std::fmt;
 
@@ -15,7 +18,7 @@ use crate::aws::cleanup::ServiceCredential;
 use crate::aws::iam::{AccessKey, AttachedPolicy, Iam, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT};
 use crate::aws::{AwsError, ErrorKind};
-use crate::credential::StoredCredential;
+use crate::credential::{FormatError, Shape, StoredCredential};
 use crate::policy::{self, SEND_RAW_EMAIL};
 use crate::vocabulary::CONSOLE_TAG;
 
@@ -185,7 +188,16 @@ impl UserState {
 /// iam:ListServiceSpecificCredentials, iam:ListMFADevices, iam:ListUserPolicies,
 /// iam:ListAttachedUserPolicies, iam:ListGroupsForUser, iam:ListUserTags, and, only when needed to
 /// tell an SMTP user, iam:GetUserPolicy, iam:GetPolicy and iam:GetPolicyVersion.
-pub async fn inspect(iam: &Iam, name: &str) -> anyhow::Result<Option<UserState>> {
+pub async fn inspect(iam: &Iam, name: &str) -> Result<Option<UserState>, DeleteUserError> {
+    read_user(iam, name)
+        .await
+        .map_err(|error| DeleteUserError::ReadUser {
+            user: name.to_string(),
+            error,
+        })
+}
+
+async fn read_user(iam: &Iam, name: &str) -> Result<Option<UserState>, AwsError> {
     let Some(user) = iam.get_user(name).await? else {
         return Ok(None);
     };
@@ -266,11 +278,17 @@ pub async fn inspect_secret(
     user_keys: &[String],
     recovery_window_days: i64,
     force: bool,
-) -> anyhow::Result<SecretTarget> {
-    let Some(info) = secrets.describe(name).await? else {
-        anyhow::bail!(
-            "there is no secret {name} in {region}; check --secret-name and --region (nothing was deleted)"
-        );
+) -> Result<SecretTarget, DeleteUserError> {
+    let read_failed = |error| DeleteUserError::ReadSecret {
+        name: name.to_string(),
+        region: region.to_string(),
+        error,
+    };
+    let Some(info) = secrets.describe(name).await.map_err(read_failed)? else {
+        return Err(DeleteUserError::NoSuchSecret {
+            name: name.to_string(),
+            region: region.to_string(),
+        });
     };
     let target = SecretTarget {
         name: name.to_string(),
@@ -285,17 +303,22 @@ pub async fn inspect_secret(
         .tags
         .iter()
         .any(|(k, v)| k == super::deliver::TAG_IAM_USER && v == user);
-    let value = secrets.get_value(name, STAGE_CURRENT).await?;
+    let value = secrets
+        .get_value(name, STAGE_CURRENT)
+        .await
+        .map_err(read_failed)?;
     match recognise(value.as_ref().map(|v| &v.value), user_keys) {
-        Recognised::Owner(o) if o != user => anyhow::bail!(crate::error::UsageError(format!(
-            "secret {name} holds the credential of IAM user {o}, not {user}; pass --force to schedule its \
-             deletion anyway (nothing was deleted)"
-        ))),
+        Recognised::Owner(owner) if owner != user => Err(DeleteUserError::SecretOfAnotherUser {
+            name: name.to_string(),
+            owner,
+            user: user.to_string(),
+        }),
         Recognised::Owner(_) | Recognised::UsersKey => Ok(target),
-        Recognised::No(what) if !tagged => anyhow::bail!(crate::error::UsageError(format!(
-            "secret {name} is not recognisably the SMTP credential of {user}: {what}; pass --force to \
-             schedule its deletion anyway (nothing was deleted)"
-        ))),
+        Recognised::No(why) if !tagged => Err(DeleteUserError::SecretNotRecognised {
+            name: name.to_string(),
+            user: user.to_string(),
+            why,
+        }),
         Recognised::No(_) => Ok(target),
     }
 }
@@ -307,28 +330,51 @@ enum Recognised {
     /// Another tool's shape (`{"username", …}`, `{"SMTP_USERNAME", …}`, `AKID:password`) holding one
     /// of the user's access key ids.
     UsersKey,
-    /// Nothing that ties it to the user; the text says what it is (never the value).
-    No(String),
+    /// Nothing that ties it to the user.
+    No(Unrecognised),
+}
+
+/// What a secret is instead of the user's credential; never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrecognised {
+    /// It has no string value (a binary secret, or no AWSCURRENT version).
+    NoStringValue,
+    /// A credential of this shape whose SMTP user name is none of the user's access keys.
+    OtherKey(Shape),
+    /// Not an SMTP credential the codec reads.
+    NotACredential(FormatError),
+}
+
+impl fmt::Display for Unrecognised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unrecognised::NoStringValue => {
+                f.write_str("it has no string value (a binary secret, or no AWSCURRENT version)")
+            }
+            Unrecognised::OtherKey(shape) => {
+                write!(
+                    f,
+                    "{shape}, whose SMTP user name is none of the user's access keys"
+                )
+            }
+            Unrecognised::NotACredential(e) => write!(f, "it is not an SMTP credential sesctl reads: {e}"),
+        }
+    }
 }
 
 /// Reads the value with the credential codec ([`crate::credential`]): a value naming its IAM user is
 /// that user's, whatever else it holds; another shape is the user's when it holds one of its keys.
 fn recognise(value: Option<&crate::secret::Secret>, user_keys: &[String]) -> Recognised {
     let Some(value) = value else {
-        return Recognised::No(
-            "it has no string value (a binary secret, or no AWSCURRENT version)".to_string(),
-        );
+        return Recognised::No(Unrecognised::NoStringValue);
     };
     if let Some(owner) = crate::credential::named_user(value) {
         return Recognised::Owner(owner);
     }
     match StoredCredential::parse(value) {
         Ok(c) if user_keys.contains(&c.username) => Recognised::UsersKey,
-        Ok(c) => Recognised::No(format!(
-            "{}, whose SMTP user name is none of the user's access keys",
-            c.shape
-        )),
-        Err(e) => Recognised::No(format!("it is not an SMTP credential sesctl reads: {e}")),
+        Ok(c) => Recognised::No(Unrecognised::OtherKey(c.shape)),
+        Err(e) => Recognised::No(Unrecognised::NotACredential(e)),
     }
 }
 
@@ -338,7 +384,7 @@ pub async fn delete_secret_only(
     secrets: &Secrets,
     user: &str,
     secret: &SecretTarget,
-) -> Result<DeleteReport, DeleteFailed> {
+) -> Result<DeleteReport, DeleteUserError> {
     let step = Step::ScheduleSecretDeletion {
         name: secret.name.clone(),
         days: secret.recovery_window_days,
@@ -356,13 +402,13 @@ pub async fn delete_secret_only(
         .await
     {
         if !error.is(ErrorKind::NotFound) {
-            return Err(DeleteFailed {
+            return Err(DeleteUserError::Stopped(DeleteFailed {
                 user: user.to_string(),
                 done: Vec::new(),
                 failed: step.call(user),
                 error,
-                hint: None,
-            });
+                conflict: None,
+            }));
         }
     }
     Ok(DeleteReport {
@@ -391,54 +437,134 @@ pub struct DeleteReport {
     pub notes: Vec<String>,
 }
 
-impl fmt::Display for DeleteReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Deleted IAM user {}.", self.user_name)?;
-        for c in &self.done {
-            writeln!(f, "  done: {} {}", c.action, c.target)?;
-        }
-        if let Some(s) = &self.secret {
-            writeln!(f, "Secret {s} is scheduled for deletion (restore it with `aws secretsmanager restore-secret` until then).")?;
-        }
-        for n in &self.notes {
-            writeln!(f, "  note: {n}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A step that failed, with the ones done before it.
 #[derive(Debug)]
 pub struct DeleteFailed {
     pub user: String,
+    /// The calls made before the failed one, in order.
     pub done: Vec<PlannedCall>,
     pub failed: PlannedCall,
     pub error: AwsError,
-    pub hint: Option<String>,
+    /// Set when IAM refused iam:DeleteUser with DeleteConflict: what is known of what is left.
+    pub conflict: Option<Conflict>,
 }
 
 impl fmt::Display for DeleteFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "deleting user {} stopped at {} {} after {} step(s) were done: {}",
+            "deleting user {} stopped at {} {} after {} step(s) were done",
             self.user,
             self.failed.action,
             self.failed.target,
-            self.done.len(),
-            self.error
-        )?;
-        if let Some(h) = &self.hint {
-            write!(f, "; {h}")?;
-        }
-        write!(
-            f,
-            "; fix the cause and run the same command again (it continues where it stopped)"
+            self.done.len()
         )
     }
 }
 
-impl std::error::Error for DeleteFailed {}
+impl std::error::Error for DeleteFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Why IAM refused iam:DeleteUser (DeleteConflict) after everything read was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// The user's service-specific credentials could not be listed (the reason): they may be left.
+    UnlistedServiceCredentials(String),
+    /// Something was added to the user after it was read.
+    AddedAfterRead,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conflict::UnlistedServiceCredentials(why) => write!(
+                f,
+                "IAM says something still belongs to the user; its service-specific credentials could not \
+                 be listed ({why})"
+            ),
+            Conflict::AddedAfterRead => {
+                f.write_str("IAM says something still belongs to the user that was added after it was read")
+            }
+        }
+    }
+}
+
+/// Why `delete-user` stopped. Nothing was changed unless the error is [`DeleteUserError::Stopped`].
+#[derive(Debug)]
+pub enum DeleteUserError {
+    /// Reading the user (what it holds, its policies) failed.
+    ReadUser { user: String, error: AwsError },
+    /// Reading the secret failed.
+    ReadSecret {
+        name: String,
+        region: String,
+        error: AwsError,
+    },
+    /// There is no such secret in that region.
+    NoSuchSecret { name: String, region: String },
+    /// The secret holds the credential of IAM user `owner`, not `user` (bad input).
+    SecretOfAnotherUser {
+        name: String,
+        owner: String,
+        user: String,
+    },
+    /// Nothing ties the secret to `user` (bad input).
+    SecretNotRecognised {
+        name: String,
+        user: String,
+        why: Unrecognised,
+    },
+    /// A change failed after the ones before it were made.
+    Stopped(DeleteFailed),
+}
+
+impl DeleteUserError {
+    /// Whether the input was refused before anything changed (a secret that is not the user's).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            DeleteUserError::SecretOfAnotherUser { .. } | DeleteUserError::SecretNotRecognised { .. }
+        )
+    }
+}
+
+impl fmt::Display for DeleteUserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteUserError::ReadUser { user, .. } => write!(f, "reading IAM user {user}"),
+            DeleteUserError::ReadSecret { name, region, .. } => {
+                write!(f, "reading secret {name} in {region}")
+            }
+            DeleteUserError::NoSuchSecret { name, region } => {
+                write!(f, "there is no secret {name} in {region} (nothing was deleted)")
+            }
+            DeleteUserError::SecretOfAnotherUser { name, owner, user } => write!(
+                f,
+                "secret {name} holds the credential of IAM user {owner}, not {user} (nothing was deleted)"
+            ),
+            DeleteUserError::SecretNotRecognised { name, user, why } => write!(
+                f,
+                "secret {name} is not recognisably the SMTP credential of {user}: {why} (nothing was deleted)"
+            ),
+            DeleteUserError::Stopped(failed) => fmt::Display::fmt(failed, f),
+        }
+    }
+}
+
+impl std::error::Error for DeleteUserError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DeleteUserError::ReadUser { error, .. } | DeleteUserError::ReadSecret { error, .. } => {
+                Some(error)
+            }
+            DeleteUserError::Stopped(failed) => Some(&failed.error),
+            _ => None,
+        }
+    }
+}
 
 async fn run_step(iam: &Iam, secrets: Option<&Secrets>, user: &str, step: &Step) -> Result<(), AwsError> {
     match step {
@@ -466,12 +592,12 @@ pub async fn execute(
     secrets: Option<&Secrets>,
     state: &UserState,
     secret: Option<&SecretTarget>,
-) -> Result<DeleteReport, DeleteFailed> {
+) -> Result<DeleteReport, DeleteUserError> {
     let user = state.user.name.as_str();
     let mut done = Vec::new();
     for step in state.steps(secret) {
         if let Err(i) = crate::interrupt::check() {
-            return Err(DeleteFailed {
+            return Err(DeleteUserError::Stopped(DeleteFailed {
                 user: user.to_string(),
                 done,
                 failed: step.call(user),
@@ -481,32 +607,25 @@ pub async fn execute(
                     code: Some("Interrupted".into()),
                     message: format!("{i} before this step"),
                 },
-                hint: None,
-            });
+                conflict: None,
+            }));
         }
         match run_step(iam, secrets, user, &step).await {
             Ok(()) => done.push(step.call(user)),
             Err(e) if e.is(ErrorKind::NotFound) => done.push(step.call(user)),
             Err(error) => {
-                let hint = (step == Step::DeleteUser && error.code.as_deref() == Some("DeleteConflict"))
+                let conflict = (step == Step::DeleteUser && error.code.as_deref() == Some("DeleteConflict"))
                     .then(|| match &state.service_credentials_unknown {
-                        Some(why) => format!(
-                            "IAM says something still belongs to the user; its service-specific credentials \
-                             could not be listed ({why}): remove them with `aws iam \
-                             delete-service-specific-credential`"
-                        ),
-                        None => {
-                            "IAM says something still belongs to the user that was added after it was read"
-                                .into()
-                        }
+                        Some(why) => Conflict::UnlistedServiceCredentials(why.clone()),
+                        None => Conflict::AddedAfterRead,
                     });
-                return Err(DeleteFailed {
+                return Err(DeleteUserError::Stopped(DeleteFailed {
                     user: user.to_string(),
                     done,
                     failed: step.call(user),
                     error,
-                    hint,
-                });
+                    conflict,
+                }));
             }
         }
     }
@@ -604,5 +723,52 @@ mod tests {
         let plan = state().plan(Some(&scheduled));
         assert_eq!(plan.calls.last().unwrap().action, "iam:DeleteUser");
         assert!(plan.notes.iter().any(|n| n.contains("already scheduled")));
+    }
+    #[test]
+    fn errors_are_data_and_name_no_flag() {
+        let another = DeleteUserError::SecretOfAnotherUser {
+            name: "smtp/mailer".into(),
+            owner: "someone-else".into(),
+            user: "mailer".into(),
+        };
+        let unrecognised = DeleteUserError::SecretNotRecognised {
+            name: "smtp/mailer".into(),
+            user: "mailer".into(),
+            why: Unrecognised::OtherKey(Shape::KeyColonPassword),
+        };
+        assert!(another.is_bad_input() && unrecognised.is_bad_input());
+        let missing = DeleteUserError::NoSuchSecret {
+            name: "smtp/mailer".into(),
+            region: "eu-west-1".into(),
+        };
+        assert!(!missing.is_bad_input());
+        let error = AwsError {
+            kind: ErrorKind::Other,
+            action: "iam:DeleteUser",
+            code: Some("DeleteConflict".into()),
+            message: "must remove credentials first".into(),
+        };
+        let stopped = DeleteUserError::Stopped(DeleteFailed {
+            user: "mailer".into(),
+            done: Vec::new(),
+            failed: Step::DeleteUser.call("mailer"),
+            error: error.clone(),
+            conflict: Some(Conflict::AddedAfterRead),
+        });
+        assert!(!stopped.is_bad_input());
+        assert_eq!(
+            stopped.to_string(),
+            "deleting user mailer stopped at iam:DeleteUser user mailer after 0 step(s) were done"
+        );
+        let source = std::error::Error::source(&stopped).map(|e| e.to_string());
+        assert_eq!(source, Some(error.to_string()));
+        for e in [another, unrecognised, missing, stopped] {
+            let text = e.to_string();
+            assert!(!text.contains("--") && !text.contains("sesctl "), "{text}");
+        }
+        assert_eq!(
+            Unrecognised::OtherKey(Shape::KeyColonPassword).to_string(),
+            "the plain string AKID:password, whose SMTP user name is none of the user's access keys"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `verify`'s work beyond the login itself: reading a stored credential (the SPEC's secret JSON),
-//! asking IAM about the access key when a login is rejected, and the report.
+//! asking IAM about the access key when a login is rejected, and the report (data; the front end
+//! renders it). Reading the credential fails with a [`VerifyError`].
 //!
 //! Neighbours: [`crate::smtp`] logs in and diagnoses; [`crate::aws`] reads IAM and Secrets Manager.
 
@@ -10,8 +11,9 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::aws::iam::{Iam, KeyStatus};
-use crate::aws::ErrorKind;
-use crate::credential::StoredCredential;
+use crate::aws::secrets::{Secrets, STAGE_CURRENT};
+use crate::aws::{AwsError, ErrorKind};
+use crate::credential::{FormatError, StoredCredential};
 use crate::secret::Secret;
 use crate::smtp::diagnosis::KeyState;
 use crate::smtp::{LoginFailure, LoginOk, TlsMode};
@@ -19,17 +21,80 @@ use crate::smtp::{LoginFailure, LoginOk, TlsMode};
 /// How long the IAM look-up behind a diagnosis may take; a verdict without it beats a long wait.
 const KEY_CHECK_LIMIT: Duration = Duration::from_secs(20);
 
+/// Why a stored credential could not be read.
+#[derive(Debug)]
+pub enum VerifyError {
+    /// secretsmanager:GetSecretValue failed.
+    ReadSecret {
+        name: String,
+        region: String,
+        error: AwsError,
+    },
+    /// There is no such secret in that region, or it has no AWSCURRENT version.
+    NoSuchSecret { name: String, region: String },
+    /// The value is not an SMTP credential the codec reads; `error` says what was seen, never the value.
+    Unreadable { name: String, error: FormatError },
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::ReadSecret { name, region, .. } => write!(f, "reading secret {name} in {region}"),
+            VerifyError::NoSuchSecret { name, region } => write!(
+                f,
+                "secret {name} was not found in {region} (or has no AWSCURRENT version)"
+            ),
+            VerifyError::Unreadable { name, error } => write!(
+                f,
+                "secret {name} does not hold an SMTP credential sesctl can read: {error}; expected \
+                 sesctl's JSON {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}, \
+                 {{\"SMTP_USERNAME\", \"SMTP_PASSWORD\"}}, or AKID:password"
+            ),
+        }
+    }
+}
+
+/// The AWS error is the source of [`VerifyError::ReadSecret`]. [`VerifyError::Unreadable`] gives none:
+/// its message already quotes the format error, in the middle of the sentence.
+impl std::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            VerifyError::ReadSecret { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
 /// Reads a stored credential in any shape the codec knows ([`StoredCredential`]: sesctl's JSON, other
 /// tools' JSON, `AKID:password`; a port may be a string). The error says what was seen and what was
 /// expected, never a value.
-pub fn read_credential(secret_string: &Secret, secret_name: &str) -> anyhow::Result<StoredCredential> {
-    StoredCredential::parse(secret_string).map_err(|e| {
-        anyhow::anyhow!(
-            "secret {secret_name} does not hold an SMTP credential sesctl can read: {e}; expected \
-             sesctl's JSON {{\"username\", \"password\", \"host\", \"port\", \"region\", ...}}, \
-             {{\"SMTP_USERNAME\", \"SMTP_PASSWORD\"}}, or AKID:password"
-        )
+pub fn read_credential(secret_string: &Secret, secret_name: &str) -> Result<StoredCredential, VerifyError> {
+    StoredCredential::parse(secret_string).map_err(|error| VerifyError::Unreadable {
+        name: secret_name.to_string(),
+        error,
     })
+}
+
+/// Reads the credential stored in secret `name` (secretsmanager:GetSecretValue, AWSCURRENT) in
+/// `region`, with [`read_credential`].
+pub async fn read_stored_credential(
+    secrets: &Secrets,
+    name: &str,
+    region: &str,
+) -> Result<StoredCredential, VerifyError> {
+    let value = secrets
+        .get_value(name, STAGE_CURRENT)
+        .await
+        .map_err(|error| VerifyError::ReadSecret {
+            name: name.to_string(),
+            region: region.to_string(),
+            error,
+        })?
+        .ok_or_else(|| VerifyError::NoSuchSecret {
+            name: name.to_string(),
+            region: region.to_string(),
+        })?;
+    read_credential(&value.value, name)
 }
 
 /// What IAM says about access key `key_id` (iam:GetAccessKeyLastUsed, then iam:ListAccessKeys on its
@@ -136,32 +201,29 @@ impl VerifyReport {
     }
 }
 
-impl fmt::Display for VerifyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.failure {
-            None => writeln!(
-                f,
-                "OK: {} logged in to {}:{} ({}, {}, AUTH {}); no mail was sent",
-                self.username,
-                self.host,
-                self.port,
-                self.tls,
-                self.tls_version.as_deref().unwrap_or("unknown"),
-                self.mechanism.as_deref().unwrap_or("?")
-            ),
-            Some(failure) => {
-                writeln!(f, "FAILED: {failure}")?;
-                if let (Some(code), Some(text)) = (failure.reply_code, &failure.reply_text) {
-                    writeln!(f, "  server reply: {code} {text}")?;
-                }
-                if !self.diagnosis.is_empty() {
-                    writeln!(f, "  diagnosis:")?;
-                    for d in &self.diagnosis {
-                        writeln!(f, "  - {d}")?;
-                    }
-                }
-                Ok(())
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_value_says_what_was_expected_and_names_no_flag() {
+        let Err(e) = read_credential(&Secret::new("[".into()), "smtp/x") else {
+            panic!("[ is not a credential");
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("secret smtp/x does not hold an SMTP credential sesctl can read: "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("{\"SMTP_USERNAME\", \"SMTP_PASSWORD\"}, or AKID:password"),
+            "{text}"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        let missing = VerifyError::NoSuchSecret {
+            name: "smtp/x".into(),
+            region: "eu-west-1".into(),
+        };
+        assert!(!missing.to_string().contains("--"), "{missing}");
     }
 }
