@@ -9,6 +9,7 @@ use super::Context;
 use crate::cli::{OldKeyAction as OldKeyFlag, OutputFormat, RotateArgs};
 use crate::error::{usage, Outcome};
 use crate::output::credential::{check_csv_path, write_csv_file, write_to};
+use crate::output::rotate::{render, FinishText, RotateText};
 use crate::workflows::deliver::{Delivered, Sink};
 use crate::workflows::rotate::{self as workflow, OldKeyAction, RotationRequest};
 
@@ -57,19 +58,23 @@ async fn in_secret(
     let secrets = aws.secrets(&secrets_region);
     let user = workflow::inspect_user(&iam, &args.user_name)
         .await
-        .map_err(nothing_changed)?;
+        .map_err(rotate_error)?;
     let secret = workflow::inspect_secret(&secrets, secret_id, &secrets_region, &args.user_name)
         .await
-        .map_err(nothing_changed)?;
+        .map_err(rotate_error)?;
 
     if args.finish {
-        let plan = workflow::plan_finish(&iam, &user, &secret, old_key_action).await?;
+        let plan = workflow::plan_finish(&iam, &user, &secret, old_key_action)
+            .await
+            .map_err(rotate_error)?;
         if ctx.global.dry_run {
             ctx.printer.result(&plan.to_plan())?;
             return Ok(Outcome::Done);
         }
-        let report = workflow::finish(&iam, &secrets, &secret, &plan).await?;
-        return super::report_done(ctx, &report);
+        let report = workflow::finish(&iam, &secrets, &secret, &plan)
+            .await
+            .map_err(rotate_error)?;
+        return super::report_done(ctx, &FinishText(&report));
     }
 
     let region = match (&flag_region, &secret.current.region) {
@@ -91,7 +96,7 @@ async fn in_secret(
         delete_inactive: args.delete_inactive,
         delivery: None,
     };
-    let plan = workflow::plan_rotation(&user, Some(&secret), &request)?;
+    let plan = workflow::plan_rotation(&user, Some(&secret), &request).map_err(rotate_error)?;
     let mut moved = None;
     if let Some(stored) = secret.current.region.as_deref().filter(|s| *s != region) {
         moved = Some(format!(
@@ -121,11 +126,13 @@ async fn in_secret(
     }
     // testSecret: with --verify, log in with the pending credential before it is promoted.
     let login = login_check(args, &plan.region)?;
-    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, login.as_ref()).await?;
+    let mut report = workflow::rotate_in_secret(&iam, &secrets, &plan, &secret, login.as_ref())
+        .await
+        .map_err(rotate_error)?;
     if let Some(m) = moved {
         report.warnings.push(m);
     }
-    super::report_done(ctx, &report)
+    super::report_done(ctx, &RotateText(&report))
 }
 
 /// Without a secret: the credential is delivered like `create-user` (the console's CSV on stdout or
@@ -157,14 +164,14 @@ async fn without_secret(
     let iam = aws.iam();
     let user = workflow::inspect_user(&iam, &args.user_name)
         .await
-        .map_err(nothing_changed)?;
+        .map_err(rotate_error)?;
     let request = RotationRequest {
         region: region.clone(),
         old_key_action,
         delete_inactive: args.delete_inactive,
         delivery: Some(sink.describe(&region)),
     };
-    let plan = workflow::plan_rotation(&user, None, &request)?;
+    let plan = workflow::plan_rotation(&user, None, &request).map_err(rotate_error)?;
     if ctx.global.dry_run {
         ctx.printer.result(&plan.to_plan())?;
         return Ok(Outcome::Done);
@@ -185,14 +192,16 @@ async fn without_secret(
         },
         login.as_ref(),
     )
-    .await?;
+    .await
+    .map_err(rotate_error)?;
     if sink.is_stdout() {
         // stdout carried the credential itself; the summary goes to stderr.
         ctx.printer.status(format!(
-            "{report}The password above is shown only this once: store it now."
+            "{}The password above is shown only this once: store it now.",
+            render(&report)
         ));
     } else {
-        return super::report_done(ctx, &report);
+        return super::report_done(ctx, &RotateText(&report));
     }
     Ok(Outcome::Done)
 }
@@ -211,11 +220,7 @@ fn login_check(args: &RotateArgs, region: &str) -> anyhow::Result<Option<workflo
     }))
 }
 
-/// A failed read before any change says so (other errors here already do).
-fn nothing_changed(e: anyhow::Error) -> anyhow::Error {
-    if e.downcast_ref::<crate::aws::AwsError>().is_some() {
-        e.context("reading the user and its secret failed, so nothing was changed")
-    } else {
-        e
-    }
+/// The rotation's error in the CLI's words (see [`crate::output::rotate::error`]).
+fn rotate_error(e: workflow::RotateError) -> anyhow::Error {
+    crate::output::rotate::error(e)
 }

@@ -1,14 +1,15 @@
 //! Rotation as Secrets Manager's protocol: four steps, each keyed by the rotation's token (the id of
 //! the secret version being made), each re-reading IAM and Secrets Manager before it acts, each safe
 //! to call again after any failure or crash. The rotation function (`sesctl-rotation-lambda`) is a
-//! thin wrapper over these.
+//! thin wrapper over these, and `sesctl rotate --secret-name` runs the same four in turn with a token
+//! of its own ([`Origin::Operator`]; see `workflows::rotate`).
 //!
 //! | step | what it does | done when |
 //! | --- | --- | --- |
 //! | [`create_pending`] | makes room for a key, creates it, derives the SMTP password for the secret's region, stores the new value as the token's version, staged `AWSPENDING` | the token's version has a value |
 //! | [`set_pending`] | nothing to change for IAM keys; checks the pending key exists and is active | always |
 //! | [`test_pending`] | an SMTP login with the pending credential, retried while the key propagates (or, with verification off, the key check) | the login succeeds |
-//! | [`finish`] | moves `AWSCURRENT` to the token's version (`AWSPREVIOUS` follows), then the old key as configured | `AWSCURRENT` is on the token |
+//! | [`finish`] | checks the pending key, moves `AWSCURRENT` to the token's version (`AWSPREVIOUS` follows; a failed call is read back), retires the old key as configured, then removes `AWSPENDING` from the token's version | `AWSCURRENT` is on the token |
 //!
 //! The guard of every step (as in AWS's rotation templates): the token must be a version of the
 //! secret; if it is already `AWSCURRENT` the step does nothing; if it is not staged `AWSPENDING` the
@@ -20,6 +21,11 @@
 //! (its secret was never stored) and is deleted too. A key held by `AWSCURRENT` is never touched, and
 //! a key older than the current credential that no stage holds is not sesctl's to delete: the step
 //! refuses and names it.
+//!
+//! An operator's rotation ([`Origin::Operator`]) differs in two ways: createSecret makes the token's
+//! version itself (there is no RotateSecret call before it), and it deletes no key, because the
+//! operator's plan made room first with the operator's flags; it also names the user and the SES
+//! region when a stored value (another tool's shape) does not.
 //!
 //! Safety rules that hold across concurrent runs: no key is deleted or deactivated while a stage of
 //! the secret names it (the stages are read again just before); `AWSCURRENT` is moved only to a

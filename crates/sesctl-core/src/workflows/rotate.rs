@@ -18,9 +18,12 @@
 //! Neighbours: `commands::rotate` resolves flags and prints; [`super::deliver`] builds the secret
 //! string, the CSV and the JSON result; `aws::{iam, secrets}` make the calls.
 
+// A rotation's error carries what the operator needs to act on it (names, versions, the AWS error);
+// it is returned once per run, so its size does not matter and boxing its fields would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::fmt;
 
-use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -28,6 +31,7 @@ use super::deliver::{Delivered, SmtpCredential};
 use super::Plan;
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
+use crate::aws::AwsError;
 use crate::rotation::{
     self, CreateKeyFailed, KeyGuard, OperatorRun, Origin, RotationError, Settings, StepRequest, Verification,
 };
@@ -53,6 +57,265 @@ impl fmt::Display for KeyOutcome {
             KeyOutcome::Kept => "kept active",
             KeyOutcome::AlreadyInactive => "already inactive, left as it is",
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Why a rotation (or `--finish`) stopped. Each variant says what was, and was not, changed; the
+/// messages name no command-line flag (the CLI adds its advice when it renders them).
+#[derive(Debug)]
+pub enum RotateError {
+    /// Reading the user or the secret failed before any change.
+    Read(AwsError),
+    /// The IAM user does not exist.
+    NoUser { user: String },
+    /// The secret does not exist in the region it was read in.
+    NoSecret { secret: String, region: String },
+    /// The secret holds another IAM user's credential.
+    SecretOfAnotherUser {
+        secret: String,
+        holder: String,
+        user: String,
+    },
+    /// The secret (another tool's shape, not naming its user) holds a key that is not the user's.
+    NotTheUsersKey {
+        secret: String,
+        key: String,
+        user: String,
+    },
+    /// The secret cannot be rotated as it stands; `problem` says why and what to do.
+    Unusable { secret: String, problem: String },
+    /// IAM's two-key limit leaves no room for the new key; nothing was changed.
+    NoRoom {
+        user: String,
+        keys: Vec<AccessKey>,
+        /// The key the secret's AWSCURRENT holds.
+        current_key: Option<String>,
+        secret: Option<String>,
+        /// The operator asked for the inactive key to be deleted.
+        delete_inactive: bool,
+    },
+    /// Deleting the inactive key the operator asked to delete failed; nothing else was changed.
+    DeleteInactiveFailed { key: String, error: AwsError },
+    /// A change before the new key failed (`what` says which; `changed` what had been).
+    BeforeNewKey {
+        what: String,
+        error: AwsError,
+        changed: &'static str,
+    },
+    /// The SMTP endpoint settings are unusable (found before any change).
+    Endpoint(crate::smtp::EndpointError),
+    /// Interrupted before the rotation changed anything.
+    Interrupted(crate::interrupt::Interrupted),
+    /// iam:CreateAccessKey failed.
+    CreateKey(CreateKeyFailed),
+    /// A step before promotion failed, and the ledger was walked back as `undo` says.
+    RolledBack {
+        user: String,
+        secret: String,
+        cause: Cause,
+        undo: Undo,
+    },
+    /// Promotion failed and the secret could not be read back: nothing was undone.
+    PromotionUnknown {
+        user: String,
+        secret: String,
+        key: String,
+        version: String,
+        error: AwsError,
+    },
+    /// The rotation was promoted; retiring the old key failed and it is untouched.
+    RetireFailed {
+        user: String,
+        secret: String,
+        key: String,
+        version: String,
+        old_key: String,
+        old_status: String,
+        action: OldKeyAction,
+        error: AwsError,
+    },
+    /// Without a secret: the new key was not handed over (`cause`) and was deleted, or not (`undo`).
+    NotDelivered { cause: Cause, undo: String },
+    /// Without a secret: the credential was delivered, but the old key was not retired.
+    DeliveredNotRetired { detail: String },
+    /// `--finish` while a rotation is pending: its key would be retired.
+    FinishWhilePending {
+        user: String,
+        secret: String,
+        key: String,
+        version: String,
+    },
+    /// `--finish`: the key in AWSCURRENT is missing or inactive; nothing was retired.
+    FinishWithoutCurrent { detail: String },
+    /// `--finish`: reading a key's last use failed; nothing was retired.
+    LastUse(AwsError),
+    /// `--finish`: the secret changed after the keys to retire were chosen; nothing was retired.
+    FinishRaced { secret: String, change: String },
+    /// `--finish`: retiring a key failed, or reading the secret again did; `detail` says which keys
+    /// were retired.
+    FinishFailed { detail: String },
+    /// A broken invariant of the workflow (a bug), named.
+    Internal(&'static str),
+}
+
+/// Why a rotation stopped before promotion.
+#[derive(Debug)]
+pub enum Cause {
+    /// The SMTP login with the new credential failed (the failure and its diagnosis).
+    Login(String),
+    /// Anything else, as words.
+    Other(String),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Login(detail) => write!(
+                f,
+                "the new credential did not pass the SMTP login check: {detail}"
+            ),
+            Cause::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// What walking the ledger back did with the new key.
+#[derive(Debug)]
+pub enum Undo {
+    /// Nothing of this rotation existed yet.
+    Nothing,
+    /// The new key was deleted; `label` says what became of its pending version (`""` when none).
+    Deleted { key: String, label: String },
+    /// Deleting the key failed; its value is stored as AWSPENDING (`version`): nothing is lost.
+    KeyStaysStored {
+        key: String,
+        version: String,
+        error: AwsError,
+    },
+    /// Deleting the key failed; its secret was never stored, so it can never be used.
+    KeyStaysUnstored { key: String, error: AwsError },
+    /// Deleting the key failed, and whether its value was stored could not be read.
+    KeyStaysUnknown { key: String, error: AwsError },
+}
+
+impl fmt::Display for RotateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RotateError::Read(e) => write!(f, "reading the user and its secret failed, so nothing was changed: {e}"),
+            RotateError::NoUser { user } => write!(f, "IAM user {user} does not exist; check the name"),
+            RotateError::NoSecret { secret, region } => write!(
+                f,
+                "secret {secret} does not exist in {region}; a rotation updates an existing secret"
+            ),
+            RotateError::SecretOfAnotherUser { secret, holder, user } => write!(
+                f,
+                "secret {secret} holds the SMTP credential of IAM user {holder}, not {user}; nothing was changed"
+            ),
+            RotateError::NotTheUsersKey { secret, key, user } => write!(
+                f,
+                "secret {secret} holds access key {key}, which is not a key of IAM user {user}; nothing was \
+                 changed"
+            ),
+            RotateError::Unusable { problem, .. } => f.write_str(problem),
+            RotateError::NoRoom { user, keys, .. } => write!(
+                f,
+                "IAM allows at most two access keys per user and {user} already has two ({}); a rotation \
+                 needs room for a new key; nothing was changed",
+                keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            RotateError::DeleteInactiveFailed { key, error } => {
+                write!(f, "could not delete the inactive key {key}: {error}; nothing was changed")
+            }
+            RotateError::BeforeNewKey { what, error, changed } => write!(f, "{what}: {error}; {changed}"),
+            RotateError::Endpoint(e) => write!(f, "the SMTP endpoint setting is unusable: {e}"),
+            RotateError::Interrupted(i) => {
+                write!(f, "{i} before the rotation changed anything; nothing was changed")
+            }
+            RotateError::CreateKey(CreateKeyFailed { error, notes }) => write!(
+                f,
+                "creating the new access key failed: {error}{notes}; the old key and the secret are untouched"
+            ),
+            RotateError::RolledBack { cause, undo, secret, .. } => {
+                write!(f, "{cause}. ")?;
+                match undo {
+                    Undo::Nothing => f.write_str("Nothing had been changed"),
+                    Undo::Deleted { key, label } => write!(
+                        f,
+                        "Rolled back: deleted the new key {key}{label}; the old key and the secret's \
+                         AWSCURRENT are as they were"
+                    ),
+                    Undo::KeyStaysStored { key, version, error } => write!(
+                        f,
+                        "Deleting the new key {key} failed too ({error}), so it stays, stored as AWSPENDING in \
+                         {secret} (version {version}): nothing is lost, AWSCURRENT and the old key are as they \
+                         were; rotating again finishes the rotation"
+                    ),
+                    Undo::KeyStaysUnstored { key, error } => write!(
+                        f,
+                        "Deleting the new key {key} failed too ({error}): it stays active, but its secret was \
+                         never stored, so it can never be used. AWSCURRENT and the old key are as they were"
+                    ),
+                    Undo::KeyStaysUnknown { key, error } => write!(
+                        f,
+                        "Deleting the new key {key} failed too ({error}), and whether its secret was stored \
+                         could not be read. AWSCURRENT and the old key are as they were"
+                    ),
+                }
+            }
+            RotateError::PromotionUnknown {
+                secret, key, version, error, ..
+            } => write!(
+                f,
+                "promoting the new credential to AWSCURRENT in {secret} failed ({error}), and the secret could \
+                 not be read back to learn whether it took effect, so nothing was undone: the new key {key} is \
+                 stored as AWSPENDING (version {version}) and the old key is untouched"
+            ),
+            RotateError::RetireFailed {
+                secret,
+                key,
+                version,
+                old_key,
+                old_status,
+                action,
+                error,
+                ..
+            } => write!(
+                f,
+                "the rotation is promoted: secret {secret}'s AWSCURRENT now holds the new key {key} (version \
+                 {version}) and AWSPREVIOUS the old key {old_key}, which is still {old_status}. Retiring the \
+                 old key ({}) failed: {error}. Consumers that read the secret get the new credential",
+                action.name()
+            ),
+            RotateError::NotDelivered { cause, undo } => write!(f, "{cause}; {undo}; the old key is untouched"),
+            RotateError::DeliveredNotRetired { detail } => f.write_str(detail),
+            RotateError::FinishWhilePending { user, key, version, .. } => write!(
+                f,
+                "a rotation of {user} is in progress: key {key} is stored as AWSPENDING (version {version}) but \
+                 not yet current; finishing now would retire it; nothing was changed"
+            ),
+            RotateError::FinishWithoutCurrent { detail } => f.write_str(detail),
+            RotateError::LastUse(e) => write!(f, "{e}"),
+            RotateError::FinishRaced { secret, change } => write!(
+                f,
+                "secret {secret} changed since the keys to retire were chosen ({change}): another rotation is \
+                 under way, so nothing was retired"
+            ),
+            RotateError::FinishFailed { detail } => f.write_str(detail),
+            RotateError::Internal(what) => write!(f, "internal error: {what}"),
+        }
+    }
+}
+
+// The messages carry their causes, so no `source()`: a printer that walks the chain would repeat them.
+impl std::error::Error for RotateError {}
+
+impl From<AwsError> for RotateError {
+    fn from(e: AwsError) -> Self {
+        RotateError::Read(e)
     }
 }
 
@@ -119,12 +382,13 @@ pub fn read_stored(
     version_id: &str,
     value: &Secret,
     user_name: &str,
-) -> anyhow::Result<(StoredVersion, crate::credential::Shape)> {
-    let c = crate::credential::StoredCredential::parse(value).map_err(|e| {
-        anyhow!(
+) -> Result<(StoredVersion, crate::credential::Shape), RotateError> {
+    let c = crate::credential::StoredCredential::parse(value).map_err(|e| RotateError::Unusable {
+        secret: secret.to_string(),
+        problem: format!(
             "secret {secret} ({stage}, version {version_id}) does not hold an SMTP credential sesctl can \
              rotate: {e}"
-        )
+        ),
     })?;
     Ok((
         StoredVersion {
@@ -139,12 +403,11 @@ pub fn read_stored(
 
 /// Reads the user and its keys (iam:GetUser, iam:ListAccessKeys). An unknown user is an error that
 /// names it.
-pub async fn inspect_user(iam: &Iam, user_name: &str) -> anyhow::Result<UserState> {
+pub async fn inspect_user(iam: &Iam, user_name: &str) -> Result<UserState, RotateError> {
     let Some(user) = iam.get_user(user_name).await? else {
-        anyhow::bail!(
-            "IAM user {user_name} does not exist; check the name (`sesctl list` shows the SMTP users, \
-             `sesctl create-user` creates one)"
-        );
+        return Err(RotateError::NoUser {
+            user: user_name.to_string(),
+        });
     };
     let keys = iam.list_access_keys(user_name).await?;
     Ok(UserState { user, keys })
@@ -158,26 +421,32 @@ pub async fn inspect_secret(
     secret_id: &str,
     region: &str,
     user_name: &str,
-) -> anyhow::Result<SecretState> {
+) -> Result<SecretState, RotateError> {
+    let unusable = |problem: String| RotateError::Unusable {
+        secret: secret_id.to_string(),
+        problem,
+    };
     let Some(info) = secrets.describe(secret_id).await? else {
-        anyhow::bail!(
-            "secret {secret_id} does not exist in {region}; rotate updates an existing secret (check the \
-             name and --region, or create the user's credential with `sesctl create-user --secret-name`)"
-        );
+        return Err(RotateError::NoSecret {
+            secret: secret_id.to_string(),
+            region: region.to_string(),
+        });
     };
     if let Some(when) = info.deleted {
-        anyhow::bail!(
+        return Err(unusable(format!(
             "secret {secret_id} is scheduled for deletion (on {when}); restore it \
              (aws secretsmanager restore-secret) before rotating"
-        );
+        )));
     }
     let Some(current_version) = info.version_with_stage(STAGE_CURRENT).map(str::to_string) else {
-        anyhow::bail!("secret {secret_id} has no AWSCURRENT version, so there is no credential to rotate");
+        return Err(unusable(format!(
+            "secret {secret_id} has no AWSCURRENT version, so there is no credential to rotate"
+        )));
     };
     let current_value = secrets
         .get_value(&info.arn, STAGE_CURRENT)
         .await?
-        .ok_or_else(|| anyhow!("secret {secret_id} has no AWSCURRENT value"))?
+        .ok_or_else(|| unusable(format!("secret {secret_id} has no AWSCURRENT value")))?
         .value;
     let (current, shape) = read_stored(
         secret_id,
@@ -187,11 +456,11 @@ pub async fn inspect_secret(
         user_name,
     )?;
     if current.iam_user_name != user_name {
-        anyhow::bail!(
-            "secret {secret_id} holds the SMTP credential of IAM user {}, not {user_name}; nothing was \
-             changed (check the user name and --secret-name)",
-            current.iam_user_name
-        );
+        return Err(RotateError::SecretOfAnotherUser {
+            secret: secret_id.to_string(),
+            holder: current.iam_user_name,
+            user: user_name.to_string(),
+        });
     }
     let pending_version = info
         .version_with_stage(STAGE_PENDING)
@@ -204,16 +473,18 @@ pub async fn inspect_secret(
                 .get_value(&info.arn, STAGE_PENDING)
                 .await?
                 .ok_or_else(|| {
-                    anyhow!("secret {secret_id}: the AWSPENDING version {version} has no value")
+                    unusable(format!(
+                        "secret {secret_id}: the AWSPENDING version {version} has no value"
+                    ))
                 })?;
             let (credential, _) = read_stored(secret_id, STAGE_PENDING, &version, &value.value, user_name)?;
             if credential.iam_user_name != user_name {
-                anyhow::bail!(
+                return Err(unusable(format!(
                     "secret {secret_id} has a pending version ({version}) for IAM user {}, not {user_name}; \
                      remove its AWSPENDING label (aws secretsmanager update-secret-version-stage) before \
                      rotating",
                     credential.iam_user_name
-                );
+                )));
             }
             Some(PendingVersion {
                 credential,
@@ -316,17 +587,16 @@ pub fn plan_rotation(
     user: &UserState,
     secret: Option<&SecretState>,
     request: &RotationRequest,
-) -> anyhow::Result<RotationPlan> {
+) -> Result<RotationPlan, RotateError> {
     let user_name = user.user.name.clone();
     if let Some(s) = secret.filter(|s| s.shape != crate::credential::Shape::Sesctl) {
         // Another tool's secret does not name its IAM user: its key must be one of this user's.
         if user.key(&s.current.access_key_id).is_none() {
-            anyhow::bail!(
-                "secret {} holds access key {}, which is not a key of IAM user {user_name}; nothing was \
-                 changed (check the user name and --secret-name)",
-                s.name,
-                s.current.access_key_id
-            );
+            return Err(RotateError::NotTheUsersKey {
+                secret: s.name.clone(),
+                key: s.current.access_key_id.clone(),
+                user: user_name,
+            });
         }
     }
     let current_key = secret.map(|s| s.current.access_key_id.as_str());
@@ -434,60 +704,15 @@ pub fn plan_rotation(
     })
 }
 
-/// The refusal when the user already has two keys: names them and says what to do.
-fn two_key_refusal(user: &UserState, secret: Option<&SecretState>, delete_inactive: bool) -> anyhow::Error {
-    let current_key = secret.map(|s| s.current.access_key_id.as_str());
-    let described: Vec<String> = user
-        .keys
-        .iter()
-        .map(|k| {
-            let role = if Some(k.id.as_str()) == current_key {
-                ", the one in the secret's AWSCURRENT"
-            } else {
-                ""
-            };
-            format!(
-                "{} ({}, created {}{role})",
-                k.id,
-                k.status,
-                k.created.format("%Y-%m-%d")
-            )
-        })
-        .collect();
-    let name = &user.user.name;
-    let inactive_other = user
-        .keys
-        .iter()
-        .any(|k| k.status == KeyStatus::Inactive && Some(k.id.as_str()) != current_key);
-    let advice = if delete_inactive {
-        if user.keys.iter().any(|k| k.status == KeyStatus::Inactive) {
-            "The --delete-inactive flag was given, but the only inactive key is the one the secret's AWSCURRENT \
-             holds, and sesctl will not delete it"
-                .to_string()
-        } else {
-            "The --delete-inactive flag was given, but neither key is inactive (it never deletes an active key); \
-             deactivate the key no longer in use first"
-                .to_string()
-        }
-    } else if inactive_other {
-        "Re-run with --delete-inactive to delete the inactive key first".to_string()
-    } else if let Some(s) = secret {
-        format!(
-            "If the other key is the old key of an earlier rotation (kept with --old-key keep, or left by an \
-             interrupted run), retire it with `sesctl rotate {name} --secret-name {} --finish`; otherwise \
-             deactivate or delete the key no longer in use, then rotate again",
-            s.name
-        )
-    } else {
-        "Deactivate the key no longer in use (then re-run with --delete-inactive), or delete it, and rotate \
-         again"
-            .to_string()
-    };
-    anyhow!(
-        "IAM allows at most two access keys per user and {name} already has two: {}. A rotation needs room \
-         for a new key; nothing was changed. {advice}",
-        described.join(" and ")
-    )
+/// The refusal when the user already has two keys (the CLI words it with its advice).
+fn two_key_refusal(user: &UserState, secret: Option<&SecretState>, delete_inactive: bool) -> RotateError {
+    RotateError::NoRoom {
+        user: user.user.name.clone(),
+        keys: user.keys.clone(),
+        current_key: secret.map(|s| s.current.access_key_id.clone()),
+        secret: secret.map(|s| s.name.clone()),
+        delete_inactive,
+    }
 }
 
 /// One step of a rotation, as the plan lists it and the executor runs it.
@@ -718,73 +943,6 @@ pub struct RotateReport {
     pub warnings: Vec<String>,
 }
 
-impl fmt::Display for RotateReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.resumed {
-            writeln!(
-                f,
-                "Resumed the interrupted rotation of {}: its new key {} was already stored, and is now current.",
-                self.user_name, self.access_key_id
-            )?;
-        } else {
-            writeln!(
-                f,
-                "Rotated the SMTP credential of {}: new key {} ({}).",
-                self.user_name, self.access_key_id, self.smtp_host
-            )?;
-        }
-        if let (Some(name), Some(version)) = (&self.secret_name, &self.version_id) {
-            write!(f, "  secret {name}: AWSCURRENT is version {version}")?;
-            match &self.previous_version_id {
-                Some(p) => writeln!(f, ", AWSPREVIOUS is version {p}")?,
-                None => writeln!(f)?,
-            }
-        }
-        if let Some(to) = &self.delivered_to {
-            writeln!(f, "  delivered to {to}")?;
-        }
-        if let Some(k) = &self.deleted_inactive_key {
-            writeln!(f, "  deleted the inactive key {k} first (IAM allows two keys)")?;
-        }
-        if let Some(k) = &self.deleted_previous_key {
-            writeln!(
-                f,
-                "  deleted key {k} first: the secret's AWSPREVIOUS held it (the old key of the last rotation; IAM allows two keys)"
-            )?;
-        }
-        if let Some(v) = &self.cleared_pending_version {
-            writeln!(
-                f,
-                "  cleared the stale pending version {v} (its key was gone or inactive)"
-            )?;
-        }
-        match (&self.old_access_key_id, self.old_key) {
-            (Some(k), Some(KeyOutcome::Kept)) => {
-                writeln!(f, "  old key {k}: kept active")?;
-                match &self.secret_name {
-                    Some(name) => writeln!(
-                        f,
-                        "  once every consumer uses the new key: sesctl rotate {} --secret-name {name} --finish",
-                        self.user_name
-                    )?,
-                    None => writeln!(
-                        f,
-                        "  once every consumer uses the new key: aws iam update-access-key --user-name {} \
-                         --access-key-id {k} --status Inactive",
-                        self.user_name
-                    )?,
-                }
-            }
-            (Some(k), Some(outcome)) => writeln!(f, "  old key {k}: {outcome}")?,
-            _ => writeln!(f, "  no old key to retire")?,
-        }
-        for w in &self.warnings {
-            writeln!(f, "  warning: {w}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Runs a rotation that updates a secret: the plan's steps in order ([`RotationPlan::steps`]), the
 /// four protocol steps through [`crate::rotation`] with one token (a fresh one, or the pending
 /// version's when an interrupted rotation is resumed). Each change is recorded in a ledger; a failure
@@ -795,11 +953,11 @@ pub async fn rotate_in_secret(
     plan: &RotationPlan,
     secret: &SecretState,
     login: Option<&LoginCheck>,
-) -> anyhow::Result<RotateReport> {
+) -> Result<RotateReport, RotateError> {
     let target = plan
         .secret
         .as_ref()
-        .ok_or_else(|| anyhow!("internal error: a rotation in a secret needs the secret"))?;
+        .ok_or(RotateError::Internal("a rotation in a secret needs the secret"))?;
     let user = plan.user_name.as_str();
     let mut report = RotateReport::new(plan);
     report.secret_name = Some(target.name.clone());
@@ -832,21 +990,21 @@ pub async fn rotate_in_secret(
     for step in plan.steps() {
         match step {
             Step::DeleteInactiveKey(k) => {
-                iam.delete_access_key(user, &k).await.map_err(|e| {
-                    anyhow!(
-                        "could not delete the inactive key {k} (--delete-inactive): {e}; nothing was changed"
-                    )
-                })?;
+                delete_inactive(iam, user, &k).await?;
                 report.deleted_inactive_key = Some(k.clone());
                 ledger.record(Done::DeletedKey(k));
             }
             Step::DeletePreviousKey(k) => {
-                iam.delete_access_key(user, &k).await.map_err(|e| {
-                    anyhow!(
-                        "could not delete key {k}, held by the secret's AWSPREVIOUS, to make room for the new \
-                         key: {e}; nothing was changed"
-                    )
-                })?;
+                iam.delete_access_key(user, &k)
+                    .await
+                    .map_err(|error| RotateError::BeforeNewKey {
+                        what: format!(
+                            "could not delete key {k}, held by the secret's AWSPREVIOUS, to make room for the new \
+                             key"
+                        ),
+                        error,
+                        changed: "nothing was changed",
+                    })?;
                 report.deleted_previous_key = Some(k.clone());
                 ledger.record(Done::DeletedKey(k));
             }
@@ -854,12 +1012,13 @@ pub async fn rotate_in_secret(
                 secrets
                     .move_stage(&target.arn, STAGE_PENDING, None, Some(&stale.version_id))
                     .await
-                    .map_err(|e| {
-                        anyhow!(
-                            "could not clear the stale pending version {} of {}: {e}; nothing else was changed",
-                            stale.version_id,
-                            target.name
-                        )
+                    .map_err(|error| RotateError::BeforeNewKey {
+                        what: format!(
+                            "could not clear the stale pending version {} of {}",
+                            stale.version_id, target.name
+                        ),
+                        error,
+                        changed: "nothing else was changed",
                     })?;
                 report.cleared_pending_version = Some(stale.version_id.clone());
                 ledger.record(Done::ClearedPending(stale.version_id));
@@ -870,7 +1029,7 @@ pub async fn rotate_in_secret(
                 }
                 if step == rotation::Step::Finish {
                     if let Err(i) = crate::interrupt::check() {
-                        let cause = format!("{i} before the new credential was promoted");
+                        let cause = Cause::Other(format!("{i} before the new credential was promoted"));
                         return Err(roll_back(iam, secrets, plan, &ledger, cause).await);
                     }
                 }
@@ -892,7 +1051,9 @@ pub async fn rotate_in_secret(
                 }
             }
             Step::CreateKey | Step::Deliver | Step::RetireOldKey => {
-                anyhow::bail!("internal error: step {step:?} belongs to a rotation without a secret")
+                return Err(RotateError::Internal(
+                    "a step of a rotation without a secret in a rotation in a secret",
+                ))
             }
         }
     }
@@ -969,66 +1130,62 @@ async fn step_failed(
     ledger: &Ledger,
     token: &str,
     e: RotationError,
-) -> anyhow::Error {
-    let user = &plan.user_name;
-    let name = plan.secret.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+) -> RotateError {
+    let user = plan.user_name.clone();
+    let name = plan.secret.as_ref().map(|s| s.name.clone()).unwrap_or_default();
     let key = ledger.key().unwrap_or_default().to_string();
+    let version = ledger.version().unwrap_or_default();
     let cause = match e {
-        // Nothing of this rotation exists yet, or the error says what it left.
-        RotationError::CreateKey { .. } => return anyhow!("{e}"),
+        // Nothing of this rotation exists yet.
+        RotationError::CreateKey { error, notes, .. } => {
+            return RotateError::CreateKey(CreateKeyFailed { error, notes })
+        }
         RotationError::NotStored { key, cause, .. } => {
             let mut ledger = Ledger(ledger.0.clone());
             ledger.record(Done::Pending {
                 key_id: key,
                 version_id: token.to_string(),
             });
-            let cause = format!("storing the new credential in {name} failed: {cause}");
+            let cause = Cause::Other(format!("storing the new credential in {name} failed: {cause}"));
             return roll_back(iam, secrets, plan, &ledger, cause).await;
         }
-        RotationError::PendingKeyUnusable { status, .. } => format!(
+        RotationError::PendingKeyUnusable { status, .. } => Cause::Other(format!(
             "the new key {key} was {} by someone else (another sesctl run, such as a `--finish`, or a person) \
              before it was promoted, so AWSCURRENT was not moved to it",
             if status.is_some() { "deactivated" } else { "deleted" }
-        ),
-        RotationError::LoginFailed { detail, .. } => {
-            format!("the new credential did not pass --verify: {detail}")
-        }
-        RotationError::PromoteFailed { error } => {
-            format!("promoting the new credential to AWSCURRENT in {name} failed: {error}")
-        }
+        )),
+        RotationError::LoginFailed { detail, .. } => Cause::Login(detail),
+        RotationError::PromoteFailed { error } => Cause::Other(format!(
+            "promoting the new credential to AWSCURRENT in {name} failed: {error}"
+        )),
         RotationError::PromoteUnknown { error, .. } => {
-            let version = ledger.version().unwrap_or_default();
-            return anyhow!(
-                "promoting the new credential to AWSCURRENT in {name} failed ({error}), and the secret could not \
-                 be read back to learn whether it took effect, so nothing was undone: the new key {key} is \
-                 stored as AWSPENDING (version {version}) and the old key is untouched. Once the secret can be \
-                 read, re-run `sesctl rotate {user} --secret-name {name}`: it finishes this rotation"
-            );
+            return RotateError::PromotionUnknown {
+                user,
+                secret: name,
+                key,
+                version,
+                error,
+            }
         }
         RotationError::RetireFailed { error, old_key, .. } => {
-            let version = ledger.version().unwrap_or_default();
-            let status = plan
-                .old_key
-                .as_ref()
-                .map_or("active".to_string(), |k| k.status.to_string().to_lowercase());
-            return anyhow!(
-                "the rotation is promoted: secret {name}'s AWSCURRENT now holds the new key {key} (version \
-                 {version}) and AWSPREVIOUS the old key {old_key}, which is still {status}. Retiring the old key \
-                 ({action}) failed: {error}. Consumers that read the secret get the new credential; retire the \
-                 old key with `sesctl rotate {user} --secret-name {name} --finish{delete}` once the cause is \
-                 fixed",
-                action = plan.old_key_action.name(),
-                delete = if plan.old_key_action == OldKeyAction::Delete {
-                    " --old-key delete"
-                } else {
-                    ""
-                },
-            );
+            return RotateError::RetireFailed {
+                user,
+                secret: name,
+                key,
+                version,
+                old_key,
+                old_status: plan
+                    .old_key
+                    .as_ref()
+                    .map_or("active".to_string(), |k| k.status.to_string().to_lowercase()),
+                action: plan.old_key_action,
+                error,
+            }
         }
-        RotationError::Aws { error, .. } if ledger.key().is_some() => {
-            format!("checking the new key {key} before promoting it failed: {error}")
-        }
-        other => other.to_string(),
+        RotationError::Aws { error, .. } if ledger.key().is_some() => Cause::Other(format!(
+            "checking the new key {key} before promoting it failed: {error}"
+        )),
+        other => Cause::Other(other.to_string()),
     };
     roll_back(iam, secrets, plan, ledger, cause).await
 }
@@ -1040,7 +1197,7 @@ pub async fn rotate_and_deliver(
     plan: &RotationPlan,
     deliver: impl FnOnce(&SmtpCredential) -> anyhow::Result<Delivered>,
     login: Option<&LoginCheck>,
-) -> anyhow::Result<RotateReport> {
+) -> Result<RotateReport, RotateError> {
     let user = plan.user_name.as_str();
     let mut report = RotateReport::new(plan);
     let endpoint = login
@@ -1050,18 +1207,15 @@ pub async fn rotate_and_deliver(
                 None => ep,
             })
         })
-        .transpose()?;
+        .transpose()
+        .map_err(RotateError::Endpoint)?;
     let mut deliver = Some(deliver);
     let mut credential: Option<SmtpCredential> = None;
     interrupted_before_any_change()?;
     for step in plan.steps() {
         match step {
             Step::DeleteInactiveKey(k) => {
-                iam.delete_access_key(user, &k).await.map_err(|e| {
-                    anyhow!(
-                        "could not delete the inactive key {k} (--delete-inactive): {e}; nothing was changed"
-                    )
-                })?;
+                delete_inactive(iam, user, &k).await?;
                 report.deleted_inactive_key = Some(k);
             }
             Step::CreateKey => {
@@ -1070,14 +1224,9 @@ pub async fn rotate_and_deliver(
                     keys_before: plan.keys_before.clone(),
                     deleted: plan.deleted_keys(),
                 };
-                let key = rotation::create_key(iam, user, &guard, None).await.map_err(
-                    |CreateKeyFailed { error, notes }| {
-                        anyhow!(
-                            "creating the new access key failed: {error}{notes}; the old key and the secret \
-                             are untouched"
-                        )
-                    },
-                )?;
+                let key = rotation::create_key(iam, user, &guard, None)
+                    .await
+                    .map_err(RotateError::CreateKey)?;
                 credential = Some(SmtpCredential::derive(user, &key.id, &key.secret, &plan.region));
                 drop(key.secret);
                 report.access_key_id = key.id;
@@ -1085,7 +1234,7 @@ pub async fn rotate_and_deliver(
             Step::Deliver => {
                 let new = credential
                     .take()
-                    .ok_or_else(|| anyhow!("internal error: delivery before the key"))?;
+                    .ok_or(RotateError::Internal("a delivery before the key"))?;
                 let key_id = new.access_key_id.clone();
                 // testSecret without a secret: log in before the credential is handed over.
                 if let Some(endpoint) = &endpoint {
@@ -1094,21 +1243,19 @@ pub async fn rotate_and_deliver(
                         crate::smtp::verify_new_credential(&key_id, &new.smtp_password, endpoint, deadline)
                             .await
                     {
-                        let cause = format!("the new credential did not pass --verify: {e:#}");
+                        let cause = Cause::Login(format!("{e:#}"));
                         return Err(delete_undelivered_key(iam, user, &key_id, cause).await);
                     }
                 }
                 if let Err(i) = crate::interrupt::check() {
-                    let cause = format!("{i} before the new credential was delivered");
+                    let cause = Cause::Other(format!("{i} before the new credential was delivered"));
                     return Err(delete_undelivered_key(iam, user, &key_id, cause).await);
                 }
-                let deliver = deliver
-                    .take()
-                    .ok_or_else(|| anyhow!("internal error: a second delivery"))?;
+                let deliver = deliver.take().ok_or(RotateError::Internal("a second delivery"))?;
                 match deliver(&new) {
                     Ok(to) => report.delivered_to = Some(to),
                     Err(e) => {
-                        let cause = format!("delivering the new credential failed: {e:#}");
+                        let cause = Cause::Other(format!("delivering the new credential failed: {e:#}"));
                         return Err(delete_undelivered_key(iam, user, &key_id, cause).await);
                     }
                 }
@@ -1118,7 +1265,11 @@ pub async fn rotate_and_deliver(
                     report.old_key = Some(retire_after_delivery(iam, plan, &report, old).await?);
                 }
             }
-            other => anyhow::bail!("internal error: step {other:?} needs a secret"),
+            Step::DeletePreviousKey(_) | Step::ClearPending(_) | Step::Protocol(_) => {
+                return Err(RotateError::Internal(
+                    "a step that needs a secret in a rotation without one",
+                ))
+            }
         }
     }
     Ok(report)
@@ -1132,7 +1283,7 @@ async fn retire_after_delivery(
     plan: &RotationPlan,
     report: &RotateReport,
     old: &AccessKey,
-) -> anyhow::Result<KeyOutcome> {
+) -> Result<KeyOutcome, RotateError> {
     let user = plan.user_name.as_str();
     let key_id = &report.access_key_id;
     let new_key_active = iam.list_access_keys(user).await.map(|keys| {
@@ -1140,15 +1291,18 @@ async fn retire_after_delivery(
             .any(|k| k.id == *key_id && k.status == KeyStatus::Active)
     });
     match new_key_active {
-        Ok(true) => {}
-        Ok(false) => anyhow::bail!(
+        Ok(true) => Ok(()),
+        Ok(false) => Err(RotateError::DeliveredNotRetired {
+            detail: format!(
             "the new key {key_id} was delivered, but someone else (another sesctl run, or a person) deleted or \
              deactivated it before the old key was retired, so the old key {} was left {}: keep using the old \
              credential and run the rotation again",
             old.id,
             old.status.to_string().to_lowercase()
         ),
-        Err(e) => anyhow::bail!(
+        }),
+        Err(e) => Err(RotateError::DeliveredNotRetired {
+            detail: format!(
             "the new key {key_id} was delivered, but checking that it is still active before retiring the old \
              key failed ({e}), so the old key {} was left {}; once the new key is confirmed, retire it (aws iam \
              update-access-key --user-name {user} --access-key-id {} --status Inactive)",
@@ -1156,11 +1310,12 @@ async fn retire_after_delivery(
             old.status.to_string().to_lowercase(),
             old.id
         ),
-    }
+        }),
+    }?;
     retire_old_key(iam, user, old, plan.old_key_action)
         .await
-        .map_err(|e| {
-            anyhow!(
+        .map_err(|e| RotateError::DeliveredNotRetired {
+            detail: format!(
                 "the new credential (key {key_id}) was delivered to {}, but retiring the old key {} ({}) failed: \
                  {e}; the old key is still {}. Retire it once the cause is fixed (aws iam update-access-key \
                  --user-name {user} --access-key-id {} --status Inactive)",
@@ -1172,19 +1327,28 @@ async fn retire_after_delivery(
                 plan.old_key_action.name(),
                 old.status.to_string().to_lowercase(),
                 old.id
-            )
+            ),
         })
 }
 
 /// Stops a rotation that was interrupted before it changed anything.
-fn interrupted_before_any_change() -> anyhow::Result<()> {
-    crate::interrupt::check()
-        .map_err(|i| anyhow!("{i} before the rotation changed anything; nothing was changed"))
+fn interrupted_before_any_change() -> Result<(), RotateError> {
+    crate::interrupt::check().map_err(RotateError::Interrupted)
+}
+
+/// iam:DeleteAccessKey of the inactive key the operator asked to delete.
+async fn delete_inactive(iam: &Iam, user: &str, key: &str) -> Result<(), RotateError> {
+    iam.delete_access_key(user, key)
+        .await
+        .map_err(|error| RotateError::DeleteInactiveFailed {
+            key: key.to_string(),
+            error,
+        })
 }
 
 /// Deletes a new key whose credential was never handed over (a failed delivery or `--verify`), and
 /// says so in the error; the old key is untouched.
-async fn delete_undelivered_key(iam: &Iam, user: &str, key_id: &str, cause: String) -> anyhow::Error {
+async fn delete_undelivered_key(iam: &Iam, user: &str, key_id: &str, cause: Cause) -> RotateError {
     let undo = match iam.delete_access_key(user, key_id).await {
         Ok(()) => format!("the new key {key_id} was deleted"),
         Err(d) => format!(
@@ -1192,7 +1356,7 @@ async fn delete_undelivered_key(iam: &Iam, user: &str, key_id: &str, cause: Stri
              --user-name {user} --access-key-id {key_id})"
         ),
     };
-    anyhow!("{cause}; {undo}; the old key is untouched")
+    RotateError::NotDelivered { cause, undo }
 }
 
 impl RotateReport {
@@ -1267,18 +1431,25 @@ async fn roll_back(
     secrets: &Secrets,
     plan: &RotationPlan,
     ledger: &Ledger,
-    cause: String,
-) -> anyhow::Error {
+    cause: Cause,
+) -> RotateError {
+    let mut undo = Undo::Nothing;
     for done in ledger.0.iter().rev() {
         match done {
-            Done::Promoted => return anyhow!(cause),
+            Done::Promoted => break,
             Done::Pending { key_id, version_id } => {
-                return undo_pending(iam, secrets, plan, key_id, version_id, cause).await
+                undo = undo_pending(iam, secrets, plan, key_id, version_id).await;
+                break;
             }
             Done::DeletedKey(_) | Done::ClearedPending(_) => {}
         }
     }
-    anyhow!(cause)
+    RotateError::RolledBack {
+        user: plan.user_name.clone(),
+        secret: plan.secret.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+        cause,
+        undo,
+    }
 }
 
 /// Undoes createSecret: deletes the new key, then removes its pending label.
@@ -1287,55 +1458,33 @@ async fn undo_pending(
     secrets: &Secrets,
     plan: &RotationPlan,
     key_id: &str,
-    version_id: &str,
-    cause: String,
-) -> anyhow::Error {
+    version: &str,
+) -> Undo {
     let user = &plan.user_name;
+    let key = key_id.to_string();
     let Some(target) = &plan.secret else {
-        return anyhow!(cause);
+        return Undo::Nothing;
     };
-    let v = version_id;
-    if let Err(e) = iam.delete_access_key(user, key_id).await {
+    let v = version;
+    let pending_in = |info: &crate::aws::secrets::SecretInfo| {
+        info.versions
+            .get(v)
+            .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING))
+    };
+    if let Err(error) = iam.delete_access_key(user, key_id).await {
         // Say only what is true: the key's secret is safe only if the pending version was stored.
-        let stored = match secrets.describe(&target.arn).await {
-            Ok(Some(info)) => Some(
-                info.versions
-                    .get(v)
-                    .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)),
-            ),
-            _ => None,
-        };
-        let delete = format!("aws iam delete-access-key --user-name {user} --access-key-id {key_id}");
-        return match stored {
-            Some(true) => anyhow!(
-                "{cause}. Deleting the new key {key_id} failed too ({e}), so it stays, stored as AWSPENDING in \
-                 {} (version {v}): nothing is lost, AWSCURRENT and the old key are as they were. Re-run \
-                 `sesctl rotate {user} --secret-name {}` to finish the rotation, or delete the key ({delete})",
-                target.name,
-                target.name
-            ),
-            Some(false) => anyhow!(
-                "{cause}. Deleting the new key {key_id} failed too ({e}): it stays active, but its secret was \
-                 never stored, so it can never be used. AWSCURRENT and the old key are as they were. Delete \
-                 it: {delete}"
-            ),
-            None => anyhow!(
-                "{cause}. Deleting the new key {key_id} failed too ({e}), and whether its secret was stored \
-                 could not be read. AWSCURRENT and the old key are as they were. Once the secret can be read: \
-                 if a version of {} is staged AWSPENDING with key {key_id}, re-run `sesctl rotate {user} \
-                 --secret-name {}` to finish; otherwise delete the key: {delete}",
-                target.name,
-                target.name
-            ),
+        return match secrets.describe(&target.arn).await {
+            Ok(Some(info)) if pending_in(&info) => Undo::KeyStaysStored {
+                key,
+                version: v.to_string(),
+                error,
+            },
+            Ok(Some(_)) => Undo::KeyStaysUnstored { key, error },
+            _ => Undo::KeyStaysUnknown { key, error },
         };
     }
     let label = match secrets.describe(&target.arn).await {
-        Ok(Some(info))
-            if info
-                .versions
-                .get(v)
-                .is_some_and(|s| s.iter().any(|s| s == STAGE_PENDING)) =>
-        {
+        Ok(Some(info)) if pending_in(&info) => {
             match secrets
                 .move_stage(&target.arn, STAGE_PENDING, None, Some(v))
                 .await
@@ -1353,10 +1502,7 @@ async fn undo_pending(
              version whose key is gone"
         ),
     };
-    anyhow!(
-        "{cause}. Rolled back: deleted the new key {key_id}{label}; the old key and the secret's AWSCURRENT \
-         are as they were"
-    )
+    Undo::Deleted { key, label }
 }
 
 /// Retires one key: iam:UpdateAccessKey to Inactive, or iam:DeleteAccessKey; `Keep` does nothing.
@@ -1415,36 +1561,42 @@ pub async fn plan_finish(
     user: &UserState,
     secret: &SecretState,
     action: OldKeyAction,
-) -> anyhow::Result<FinishPlan> {
+) -> Result<FinishPlan, RotateError> {
     let name = &user.user.name;
     if let Some(p) = &secret.pending {
         if user
             .key(&p.credential.access_key_id)
             .is_some_and(|k| k.status == KeyStatus::Active)
         {
-            anyhow::bail!(
-                "a rotation of {name} is in progress: key {} is stored as AWSPENDING (version {}) but not yet \
-                 current; finishing now would retire it. Run `sesctl rotate {name} --secret-name {}` to \
-                 complete that rotation first; nothing was changed",
-                p.credential.access_key_id,
-                p.credential.version_id,
-                secret.name
-            );
+            return Err(RotateError::FinishWhilePending {
+                user: name.clone(),
+                secret: secret.name.clone(),
+                key: p.credential.access_key_id.clone(),
+                version: p.credential.version_id.clone(),
+            });
         }
     }
     let current_id = &secret.current.access_key_id;
     let current_key = match user.key(current_id) {
         Some(k) if k.status == KeyStatus::Active => k.clone(),
-        Some(_) => anyhow::bail!(
+        Some(_) => {
+            return Err(RotateError::FinishWithoutCurrent {
+                detail: format!(
             "the key in secret {}'s AWSCURRENT ({current_id}) is inactive, so retiring the other keys would \
              leave {name} with no working credential; nothing was changed (re-activate it, or rotate first)",
             secret.name
         ),
-        None => anyhow::bail!(
+            })
+        }
+        None => {
+            return Err(RotateError::FinishWithoutCurrent {
+                detail: format!(
             "the key in secret {}'s AWSCURRENT ({current_id}) no longer exists in IAM, so retiring the other \
              keys would leave {name} with no working credential; nothing was changed (rotate first)",
             secret.name
         ),
+            })
+        }
     };
     let mut retire = Vec::new();
     let mut already_inactive = Vec::new();
@@ -1454,7 +1606,10 @@ pub async fn plan_finish(
             already_inactive.push(k.id.clone());
             continue;
         }
-        let last_used = iam.access_key_last_used(&k.id).await?;
+        let last_used = iam
+            .access_key_last_used(&k.id)
+            .await
+            .map_err(RotateError::LastUse)?;
         if let Some(used) = last_used.date.filter(|d| *d > current_key.created) {
             warnings.push(format!(
                 "key {} was last used {}, after the current key {} was created ({}): some consumer may still \
@@ -1483,7 +1638,8 @@ pub async fn plan_finish(
     })
 }
 
-fn describe_last_use(u: &KeyLastUsed) -> String {
+/// A key's last use in words (`never used`, `last used 2026-01-02 03:04 UTC (ses, eu-west-1)`).
+pub fn describe_last_use(u: &KeyLastUsed) -> String {
     match u.date {
         None => "never used".to_string(),
         Some(d) => {
@@ -1552,57 +1708,26 @@ pub struct FinishReport {
     pub warnings: Vec<String>,
 }
 
-impl fmt::Display for FinishReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.retired.is_empty() {
-            writeln!(
-                f,
-                "Nothing to retire: {} has no key besides {}, the one in {}'s AWSCURRENT.",
-                self.user_name, self.current_access_key_id, self.secret_name
-            )?;
-        } else {
-            writeln!(
-                f,
-                "Finished the rotation of {}: {} stays (in {}'s AWSCURRENT).",
-                self.user_name, self.current_access_key_id, self.secret_name
-            )?;
-        }
-        for k in &self.retired {
-            writeln!(
-                f,
-                "  key {}: {} ({}; created {})",
-                k.access_key_id,
-                k.outcome,
-                describe_last_use(&k.last_used),
-                k.created.format("%Y-%m-%d")
-            )?;
-        }
-        for k in &self.already_inactive {
-            writeln!(f, "  key {k}: already inactive")?;
-        }
-        for w in &self.warnings {
-            writeln!(f, "  warning: {w}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Retires the keys of `plan` in turn. A failure stops there and says which keys were retired.
 pub async fn finish(
     iam: &Iam,
     secrets: &Secrets,
     secret: &SecretState,
     plan: &FinishPlan,
-) -> anyhow::Result<FinishReport> {
+) -> Result<FinishReport, RotateError> {
     // The stages are read again just before anything is retired: a rotation that started since the
     // plan was made (its new key stored as AWSPENDING, or already promoted) must not lose its key.
     let now = inspect_secret(secrets, &secret.arn, &secret.region, &plan.user_name)
         .await
-        .map_err(|e| {
-            anyhow!(
-                "reading secret {} again before retiring failed: {e:#}; nothing was retired",
-                plan.secret_name
-            )
+        .map_err(|e| RotateError::FinishFailed {
+            detail: format!(
+                "reading secret {} again before retiring failed: {}; nothing was retired",
+                plan.secret_name,
+                match &e {
+                    RotateError::Read(aws) => aws.to_string(),
+                    other => other.to_string(),
+                }
+            ),
         })?;
     let moved = now.current.access_key_id != plan.current_key.id;
     let pending = now
@@ -1611,15 +1736,13 @@ pub async fn finish(
         .map(|p| p.credential.access_key_id.clone())
         .filter(|k| plan.retire.iter().any(|r| r.access_key_id == *k));
     if moved || pending.is_some() {
-        anyhow::bail!(
-            "secret {} changed since the keys to retire were chosen ({}): another rotation is under way, so \
-             nothing was retired; run --finish again once it is done",
-            plan.secret_name,
-            match pending {
+        return Err(RotateError::FinishRaced {
+            secret: plan.secret_name.clone(),
+            change: match pending {
                 Some(k) => format!("key {k} is now stored as AWSPENDING"),
                 None => format!("AWSCURRENT now holds key {}", now.current.access_key_id),
-            }
-        );
+            },
+        });
     }
     let mut retired: Vec<RetiredKey> = Vec::new();
     for k in &plan.retire {
@@ -1632,17 +1755,19 @@ pub async fn finish(
             .await
             .map_err(|e| {
                 let done: Vec<&str> = retired.iter().map(|r| r.access_key_id.as_str()).collect();
-                anyhow!(
-                    "retiring key {} of {} failed: {e}; {}; the current key {} is untouched",
-                    k.access_key_id,
-                    plan.user_name,
-                    if done.is_empty() {
-                        "no key was retired".to_string()
-                    } else {
-                        format!("already retired: {}", done.join(", "))
-                    },
-                    plan.current_key.id
-                )
+                RotateError::FinishFailed {
+                    detail: format!(
+                        "retiring key {} of {} failed: {e}; {}; the current key {} is untouched",
+                        k.access_key_id,
+                        plan.user_name,
+                        if done.is_empty() {
+                            "no key was retired".to_string()
+                        } else {
+                            format!("already retired: {}", done.join(", "))
+                        },
+                        plan.current_key.id
+                    ),
+                }
             })?;
         retired.push(RetiredKey {
             access_key_id: k.access_key_id.clone(),
@@ -1753,6 +1878,119 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_in_a_secret_runs_the_plans_changes_then_the_four_protocol_steps() {
+        let protocol = [
+            rotation::Step::Create,
+            rotation::Step::Set,
+            rotation::Step::Test,
+            rotation::Step::Finish,
+        ]
+        .map(Step::Protocol);
+        let u = user(vec![key("AKIAOLD", KeyStatus::Active, 1)]);
+        let plan = plan_rotation(
+            &u,
+            Some(&secret("AKIAOLD", None)),
+            &request(OldKeyAction::Deactivate, false),
+        )
+        .unwrap();
+        assert_eq!(plan.steps(), protocol.to_vec());
+
+        let u = user(vec![
+            key("AKIAOLD", KeyStatus::Active, 1),
+            key("AKIAPEND", KeyStatus::Inactive, 2),
+        ]);
+        let plan = plan_rotation(
+            &u,
+            Some(&secret("AKIAOLD", Some("AKIAPEND"))),
+            &request(OldKeyAction::Deactivate, true),
+        )
+        .unwrap();
+        let steps = plan.steps();
+        assert_eq!(steps[0], Step::DeleteInactiveKey("AKIAPEND".into()));
+        assert!(matches!(&steps[1], Step::ClearPending(s) if s.access_key_id == "AKIAPEND"));
+        assert_eq!(steps[2..], protocol);
+        assert_eq!(plan.deleted_keys(), ["AKIAPEND"]);
+
+        let plan = plan_rotation(&u, None, &request(OldKeyAction::Deactivate, true)).unwrap();
+        assert_eq!(
+            plan.steps(),
+            [
+                Step::DeleteInactiveKey("AKIAPEND".into()),
+                Step::CreateKey,
+                Step::Deliver,
+                Step::RetireOldKey
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_no_command_line_flag() {
+        let aws = || AwsError {
+            action: "iam:DeleteAccessKey",
+            kind: crate::aws::ErrorKind::Throttled,
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+        };
+        let errors = [
+            RotateError::NoUser { user: "u".into() },
+            RotateError::NoSecret {
+                secret: "s".into(),
+                region: "eu-west-1".into(),
+            },
+            RotateError::SecretOfAnotherUser {
+                secret: "s".into(),
+                holder: "h".into(),
+                user: "u".into(),
+            },
+            RotateError::NoRoom {
+                user: "u".into(),
+                keys: vec![key("A", KeyStatus::Active, 1), key("B", KeyStatus::Inactive, 2)],
+                current_key: Some("A".into()),
+                secret: Some("s".into()),
+                delete_inactive: false,
+            },
+            RotateError::DeleteInactiveFailed {
+                key: "B".into(),
+                error: aws(),
+            },
+            RotateError::RolledBack {
+                user: "u".into(),
+                secret: "s".into(),
+                cause: Cause::Login("535 Authentication Credentials Invalid".into()),
+                undo: Undo::KeyStaysStored {
+                    key: "N".into(),
+                    version: "v".into(),
+                    error: aws(),
+                },
+            },
+            RotateError::RetireFailed {
+                user: "u".into(),
+                secret: "s".into(),
+                key: "N".into(),
+                version: "v".into(),
+                old_key: "A".into(),
+                old_status: "active".into(),
+                action: OldKeyAction::Delete,
+                error: aws(),
+            },
+            RotateError::FinishWhilePending {
+                user: "u".into(),
+                secret: "s".into(),
+                key: "N".into(),
+                version: "v".into(),
+            },
+            RotateError::FinishRaced {
+                secret: "s".into(),
+                change: "AWSCURRENT now holds key N".into(),
+            },
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(!text.contains("--") && !text.contains("sesctl "), "{text}");
+        }
+    }
+
+    #[test]
     fn an_active_pending_key_is_resumed_not_recreated() {
         let u = user(vec![
             key("AKIAOLD", KeyStatus::Active, 1),
@@ -1828,9 +2066,11 @@ mod tests {
             Some(&secret("AKIACUR", None)),
             &request(OldKeyAction::Deactivate, true),
         )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("sesctl will not delete it"), "{err}");
+        .unwrap_err();
+        assert!(
+            matches!(&err, RotateError::NoRoom { current_key: Some(k), delete_inactive: true, .. } if k == "AKIACUR"),
+            "{err:?}"
+        );
 
         // Without a secret, the older of two inactive keys goes; the other is the old key.
         let u = user(vec![
