@@ -1,8 +1,45 @@
 //! How a run ends: its [`Outcome`] and exit code (SPEC: 0 done, 1 the operation failed, 2 bad usage or
 //! bad input caught before anything changed, 3 `audit --fail-on` found findings at or above that
-//! severity), and how an error is printed. The core's errors are re-exported here.
+//! severity), and how an error is printed. [`UsageError`] marks bad input found before anything
+//! changed; the core's workflows return typed errors that the CLI words (`crate::output`).
 
-pub use sesctl_core::error::{escape_controls, is_usage, usage, UsageError};
+use std::fmt;
+
+/// Bad input, found before anything changed.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Builds a [`UsageError`] from a message.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+/// Whether the error, or any cause of it, is bad input ([`UsageError`]).
+pub fn is_usage(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.is::<UsageError>())
+}
+
+/// Control characters (escape sequences, newlines, a bell) as visible escapes, so that a name or an
+/// answer echoed in an error can neither drive the terminal nor split the one line.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// What a command that ran to its end reports; errors are the `Err` side of `anyhow::Result<Outcome>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,5 +133,22 @@ mod tests {
         assert_eq!(line, "sesctl: error: creating user x: AccessDenied");
         assert!(!line.contains('\n'));
         assert!(render(&e, true).contains("\n  caused by: AccessDenied"));
+    }
+
+    #[test]
+    fn bad_input_is_found_through_context() {
+        let e = Err::<(), _>(usage("bad region"))
+            .context("reading flags")
+            .unwrap_err();
+        assert!(is_usage(&e));
+        assert!(!is_usage(&anyhow::anyhow!("boom")));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_any_text() {
+        assert_eq!(
+            escape_controls("x\u{1b}[31mred\nsecond"),
+            "x\\u{1b}[31mred\\nsecond"
+        );
     }
 }

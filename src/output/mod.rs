@@ -95,7 +95,7 @@ pub fn choose_format(
     match value {
         "text" | "table" => Ok(OutputFormat::Text),
         "json" | "yaml" | "yaml-stream" => Ok(OutputFormat::Json),
-        other => Err(sesctl_core::error::usage(format!(
+        other => Err(crate::error::usage(format!(
             "{source} is '{other}', which is not an output format (the AWS CLI takes json, text, table, \
              yaml or yaml-stream); set one of those, or pass -o text or -o json"
         ))),

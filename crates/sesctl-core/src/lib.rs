@@ -8,11 +8,10 @@
 //! Layers, each depending only on the ones after it:
 //! `workflows` (plans and their execution) and `rotation` (Secrets Manager's four rotation steps) →
 //! {`smtp_password` (pure derivation), `aws` (the only SDK user), `smtp` (login checks)} → the
-//! leaves `secret`, `regions`, `policy`, `validate`, `error`, `text`.
+//! leaves `secret`, `regions`, `policy`, `validate`, `text`.
 
 pub mod aws;
 pub mod credential;
-pub mod error;
 pub mod interrupt;
 pub mod policy;
 pub mod regions;
