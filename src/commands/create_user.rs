@@ -125,31 +125,23 @@ async fn request(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Request>
     if let Some(k) = &args.kms_key_id {
         validate::kms_key_id(k)?;
     }
-    if args.force && args.csv.is_none() {
-        return Err(usage(
-            "--force replaces an existing --csv file; it needs --csv PATH",
-        ));
-    }
-    if let Some(path) = &args.csv {
-        credential::check_csv_path(path, args.force)?;
-    }
+    let file_sink = credential::file_sink(
+        args.csv.as_deref(),
+        args.force,
+        ctx.global.output == OutputFormat::Json,
+    )?;
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
     // The SMTP options are checked (exit 2) whether or not --verify is given.
     let endpoint = super::smtp_endpoint(&args.smtp, &region)?;
     let verify = args
         .verify
         .then(|| (endpoint, std::time::Duration::from_secs(args.verify_timeout)));
-    let sink = match (args.secret_name, args.csv) {
-        (Some(name), _) => Sink::SecretsManager {
+    let sink = match args.secret_name {
+        Some(name) => Sink::SecretsManager {
             name,
             kms_key_id: args.kms_key_id,
         },
-        (None, Some(path)) => Sink::CsvFile {
-            path,
-            force: args.force,
-        },
-        (None, None) if ctx.global.output == OutputFormat::Json => Sink::StdoutJson,
-        (None, None) => Sink::StdoutCsv,
+        None => file_sink,
     };
     Ok(Request {
         user_name,

@@ -8,9 +8,8 @@
 use super::Context;
 use crate::cli::{OldKeyAction as OldKeyFlag, OutputFormat, RotateArgs};
 use crate::error::{usage, Outcome};
-use crate::output::credential::{check_csv_path, write_csv_file, write_to};
+use crate::output::credential::{file_sink, handover};
 use crate::output::rotate::{render, FinishText, RotateText};
-use crate::workflows::deliver::{Delivered, Sink};
 use crate::workflows::rotate::{self as workflow, OldKeyAction, RotationRequest};
 
 pub async fn exec(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
@@ -142,24 +141,13 @@ async fn without_secret(
     args: &RotateArgs,
     old_key_action: OldKeyAction,
 ) -> anyhow::Result<Outcome> {
-    if args.force && args.csv.is_none() {
-        return Err(usage(
-            "--force replaces an existing --csv file; it needs --csv PATH",
-        ));
-    }
-    if let Some(path) = &args.csv {
-        check_csv_path(path, args.force)?;
-    }
+    let sink = file_sink(
+        args.csv.as_deref(),
+        args.force,
+        ctx.global.output == OutputFormat::Json,
+    )?;
     let format = args.format.map(super::export::core_format);
     let region = ctx.smtp_region(args.allow_unknown_region).await?;
-    let sink = match &args.csv {
-        Some(path) => Sink::CsvFile {
-            path: path.clone(),
-            force: args.force,
-        },
-        None if ctx.global.output == OutputFormat::Json => Sink::StdoutJson,
-        None => Sink::StdoutCsv,
-    };
     let aws = ctx.aws().await?;
     let iam = aws.iam();
     let user = workflow::inspect_user(&iam, &args.user_name)
@@ -180,16 +168,7 @@ async fn without_secret(
     let report = workflow::rotate_and_deliver(
         &iam,
         &plan,
-        |credential| match &sink {
-            Sink::CsvFile { path, force } => {
-                write_csv_file(path, *force, credential, format)?;
-                Ok(Delivered::CsvFile { path: path.clone() })
-            }
-            _ => {
-                write_to(&mut std::io::stdout(), &sink, credential, format)?;
-                Ok(Delivered::Stdout)
-            }
-        },
+        |credential| handover(format)(credential, &sink).map_err(anyhow::Error::from_boxed),
         login.as_ref(),
     )
     .await

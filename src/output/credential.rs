@@ -14,6 +14,29 @@ use crate::workflows::create_user::HandoverError;
 use crate::workflows::deliver::{DeliverError, Delivered, Sink, SmtpCredential};
 use sesctl_core::credential::ExportFormat;
 
+/// The sink the delivery flags name when the credential does not go to Secrets Manager: `--csv PATH`
+/// (checked now: 0600, never silently replaced without `--force`), else the JSON result with `-o
+/// json`, else the console's CSV on stdout. `create-user` and `rotate` both choose it here. Bad flags
+/// are usage errors (exit 2), found before anything changes.
+pub fn file_sink(csv: Option<&Path>, force: bool, json: bool) -> anyhow::Result<Sink> {
+    if force && csv.is_none() {
+        return Err(usage(
+            "--force replaces an existing --csv file; it needs --csv PATH",
+        ));
+    }
+    Ok(match csv {
+        Some(path) => {
+            check_csv_path(path, force)?;
+            Sink::CsvFile {
+                path: path.to_path_buf(),
+                force,
+            }
+        }
+        None if json => Sink::StdoutJson,
+        None => Sink::StdoutCsv,
+    })
+}
+
 /// Checks, before any AWS change, that `--csv PATH` can be written: its directory exists, and the file
 /// does not exist unless `force` (exit 2 otherwise).
 pub fn check_csv_path(path: &Path, force: bool) -> anyhow::Result<()> {

@@ -179,7 +179,8 @@ fn user_with_secret(test: &str) -> (String, String) {
 /// Without `--verify`, once the new credential is stored and promoted (held at the UpdateAccessKey
 /// that retires the old key), sesctl holds no copy of the new password or key: what is left is the
 /// SDK's: at most two freed buffers of the PutSecretValue request serializer (the escaped secret
-/// string and the request body) and the CreateAccessKey answer in the connection's read buffer.
+/// string and the request body), the request's input (the secret string, until its block is reused)
+/// and the CreateAccessKey answer in the connection's read buffer.
 #[test]
 fn once_a_rotation_stored_its_credential_only_the_sdks_copies_are_left() {
     let proxy = FaultProxy::start(moto());
@@ -222,22 +223,31 @@ fn once_a_rotation_stored_its_credential_only_the_sdks_copies_are_left() {
         describe("new SMTP password", &passwords),
         describe("new secret access key", &keys)
     );
-    // sesctl's own copies (the derived password, the secret string, the key's secret) are gone.
-    for form in [Form::Bare, Form::SecretString] {
-        assert_eq!(
-            passwords.iter().filter(|c| c.form == form).count(),
-            0,
-            "a copy of the password in sesctl's form {form:?}:\n{found}"
-        );
-    }
+    // sesctl's own copies (the derived password, the secret string, the key's secret) are gone. One
+    // secret string may be left: the SDK's copy of PutSecretValue's input, freed unzeroized once the
+    // request is serialized, until the allocator reuses its block (giving that one allocation a
+    // larger block moves it out of this search: it is the SDK's, not sesctl's zeroized buffer).
+    assert_eq!(
+        count(&passwords, Form::Bare, true) + count(&passwords, Form::Bare, false),
+        0,
+        "a copy of the password on its own:\n{found}"
+    );
+    assert!(
+        passwords.iter().filter(|c| c.form == Form::SecretString).count() <= 1,
+        "more secret strings than the SDK's PutSecretValue input:\n{found}"
+    );
     assert!(
         keys.iter().all(|c| c.form == Form::KeyAnswer),
         "a copy of the key's secret outside the CreateAccessKey answer:\n{found}"
     );
-    // The SDK's: at most the two serializer buffers and the one answer.
+    // The SDK's: at most the two serializer buffers (and the input above) and the one answer.
     assert!(
-        passwords.iter().all(|c| c.form == Form::RequestBody) && passwords.len() <= 2,
-        "more copies of the password than the SDK's two:\n{found}"
+        passwords
+            .iter()
+            .filter(|c| c.form != Form::SecretString)
+            .all(|c| c.form == Form::RequestBody)
+            && passwords.iter().filter(|c| c.form == Form::RequestBody).count() <= 2,
+        "more copies of the password than the SDK's:\n{found}"
     );
     assert!(
         keys.len() <= 1,
