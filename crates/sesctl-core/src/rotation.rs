@@ -62,6 +62,75 @@ impl OldKeyAction {
     }
 }
 
+/// What was done to a key that was retired (or deliberately left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyOutcome {
+    Deactivated,
+    Deleted,
+    Kept,
+    AlreadyInactive,
+}
+
+impl fmt::Display for KeyOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyOutcome::Deactivated => "deactivated",
+            KeyOutcome::Deleted => "deleted",
+            KeyOutcome::Kept => "kept active",
+            KeyOutcome::AlreadyInactive => "already inactive, left as it is",
+        })
+    }
+}
+
+impl KeyOutcome {
+    /// The outcome as a step report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyOutcome::Deactivated => "deactivated",
+            KeyOutcome::Deleted => "deleted",
+            KeyOutcome::Kept => "kept",
+            KeyOutcome::AlreadyInactive => "already_inactive",
+        }
+    }
+
+    /// The outcome a step report names (`gone` and `untouched` are none: no key was retired).
+    pub fn from_name(name: &str) -> Option<KeyOutcome> {
+        [
+            KeyOutcome::Deactivated,
+            KeyOutcome::Deleted,
+            KeyOutcome::Kept,
+            KeyOutcome::AlreadyInactive,
+        ]
+        .into_iter()
+        .find(|o| o.name() == name)
+    }
+}
+
+/// Retires one key as `action` says: iam:UpdateAccessKey to Inactive (nothing for a key already
+/// inactive), or iam:DeleteAccessKey; `Keep` does nothing. The one retirement of the rotation steps,
+/// `rotate` without a secret and `rotate --finish`.
+pub async fn retire_key(
+    iam: &Iam,
+    user: &str,
+    key: &AccessKey,
+    action: OldKeyAction,
+) -> Result<KeyOutcome, AwsError> {
+    match action {
+        OldKeyAction::Keep => Ok(KeyOutcome::Kept),
+        OldKeyAction::Deactivate if key.status == KeyStatus::Inactive => Ok(KeyOutcome::AlreadyInactive),
+        OldKeyAction::Deactivate => {
+            iam.set_access_key_status(user, &key.id, KeyStatus::Inactive)
+                .await?;
+            Ok(KeyOutcome::Deactivated)
+        }
+        OldKeyAction::Delete => {
+            iam.delete_access_key(user, &key.id).await?;
+            Ok(KeyOutcome::Deleted)
+        }
+    }
+}
+
 /// Who started the rotation. The steps are the same; two things differ.
 #[derive(Debug, Clone, Default)]
 pub enum Origin {
@@ -1120,20 +1189,10 @@ pub async fn finish(
             old_key: old.clone(),
             new_key: stored.access_key_id.clone(),
         };
-        let status = keys.iter().find(|k| k.id == old).map(|k| k.status);
-        out.old_key = Some(match (old_key, status) {
-            (_, None) => "gone",
-            (OldKeyAction::Keep, _) => "kept",
-            (OldKeyAction::Deactivate, Some(KeyStatus::Inactive)) => "already_inactive",
-            (OldKeyAction::Deactivate, _) => {
-                match iam.set_access_key_status(&user, &old, KeyStatus::Inactive).await {
-                    Ok(()) => "deactivated",
-                    Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
-                    Err(e) => return Err(retire_failed(e)),
-                }
-            }
-            (OldKeyAction::Delete, _) => match iam.delete_access_key(&user, &old).await {
-                Ok(()) => "deleted",
+        out.old_key = Some(match keys.iter().find(|k| k.id == old) {
+            None => "gone",
+            Some(key) => match retire_key(iam, &user, key, old_key).await {
+                Ok(outcome) => outcome.name(),
                 Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
                 Err(e) => return Err(retire_failed(e)),
             },

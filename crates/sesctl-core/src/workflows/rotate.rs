@@ -39,26 +39,7 @@ use crate::secret::Secret;
 
 pub use crate::rotation::OldKeyAction;
 
-/// What was done to a key that was retired (or deliberately left).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyOutcome {
-    Deactivated,
-    Deleted,
-    Kept,
-    AlreadyInactive,
-}
-
-impl fmt::Display for KeyOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeyOutcome::Deactivated => "deactivated",
-            KeyOutcome::Deleted => "deleted",
-            KeyOutcome::Kept => "kept active",
-            KeyOutcome::AlreadyInactive => "already inactive, left as it is",
-        })
-    }
-}
+pub use crate::rotation::KeyOutcome;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -1101,13 +1082,7 @@ fn record(
             report.previous_version_id = done
                 .previous_version
                 .or_else(|| plan.secret.as_ref().map(|s| s.current_version.clone()));
-            report.old_key = match done.old_key {
-                Some("deactivated") => Some(KeyOutcome::Deactivated),
-                Some("deleted") => Some(KeyOutcome::Deleted),
-                Some("kept") => Some(KeyOutcome::Kept),
-                Some("already_inactive") => Some(KeyOutcome::AlreadyInactive),
-                _ => None,
-            };
+            report.old_key = done.old_key.and_then(KeyOutcome::from_name);
             if done.old_key == Some("gone") {
                 if let Some(old) = &plan.old_key {
                     report.warnings.push(format!(
@@ -1312,7 +1287,7 @@ async fn retire_after_delivery(
         ),
         }),
     }?;
-    retire_old_key(iam, user, old, plan.old_key_action)
+    rotation::retire_key(iam, user, old, plan.old_key_action)
         .await
         .map_err(|e| RotateError::DeliveredNotRetired {
             detail: format!(
@@ -1503,28 +1478,6 @@ async fn undo_pending(
         ),
     };
     Undo::Deleted { key, label }
-}
-
-/// Retires one key: iam:UpdateAccessKey to Inactive, or iam:DeleteAccessKey; `Keep` does nothing.
-async fn retire_old_key(
-    iam: &Iam,
-    user: &str,
-    key: &AccessKey,
-    action: OldKeyAction,
-) -> Result<KeyOutcome, crate::aws::AwsError> {
-    match action {
-        OldKeyAction::Keep => Ok(KeyOutcome::Kept),
-        OldKeyAction::Deactivate if key.status == KeyStatus::Inactive => Ok(KeyOutcome::AlreadyInactive),
-        OldKeyAction::Deactivate => {
-            iam.set_access_key_status(user, &key.id, KeyStatus::Inactive)
-                .await?;
-            Ok(KeyOutcome::Deactivated)
-        }
-        OldKeyAction::Delete => {
-            iam.delete_access_key(user, &key.id).await?;
-            Ok(KeyOutcome::Deleted)
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1751,7 +1704,7 @@ pub async fn finish(
             status: k.status,
             created: k.created,
         };
-        let outcome = retire_old_key(iam, &plan.user_name, &key, plan.action)
+        let outcome = rotation::retire_key(iam, &plan.user_name, &key, plan.action)
             .await
             .map_err(|e| {
                 let done: Vec<&str> = retired.iter().map(|r| r.access_key_id.as_str()).collect();
