@@ -6,6 +6,7 @@ use crate::cli::{CreateUserArgs, OutputFormat};
 use crate::error::{usage, Outcome};
 use crate::output::create_user::{error, CreateUserText};
 use crate::output::credential;
+use crate::output::plan::PlanText;
 use crate::validate;
 use crate::workflows::create_user::{self, Request};
 use crate::workflows::deliver::{Delivered, Sink};
@@ -18,7 +19,7 @@ pub async fn exec(ctx: &Context, args: CreateUserArgs) -> anyhow::Result<Outcome
     let aws = ctx.aws().await?;
     let prepared = create_user::prepare(aws, request).await.map_err(error)?;
     if ctx.global.dry_run {
-        ctx.printer.result(&prepared.plan())?;
+        ctx.printer.result(&PlanText(&prepared.plan()))?;
         return Ok(Outcome::Done);
     }
     let sink = prepared.request.sink.clone();

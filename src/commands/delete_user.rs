@@ -5,6 +5,7 @@ use super::Context;
 use crate::cli::{DeleteUserArgs, OutputFormat};
 use crate::error::{usage, Outcome};
 use crate::output::delete_user::{error, render};
+use crate::output::plan::PlanText;
 use crate::workflows::delete_user::{self, DeleteReport};
 
 pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome> {
@@ -53,7 +54,7 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
                     "there is no IAM user named {} (already deleted)",
                     args.user_name
                 ));
-                ctx.printer.result(&plan)?;
+                ctx.printer.result(&PlanText(&plan))?;
                 return Ok(Outcome::Done);
             }
             if !secret.already_scheduled
@@ -101,7 +102,7 @@ pub async fn exec(ctx: &Context, args: DeleteUserArgs) -> anyhow::Result<Outcome
     };
     let plan = state.plan(secret.as_ref());
     if ctx.global.dry_run {
-        ctx.printer.result(&plan)?;
+        ctx.printer.result(&PlanText(&plan))?;
         return Ok(Outcome::Done);
     }
     let question = format!(

@@ -67,7 +67,8 @@ async fn in_secret(
             .await
             .map_err(rotate_error)?;
         if ctx.global.dry_run {
-            ctx.printer.result(&plan.to_plan())?;
+            ctx.printer
+                .result(&crate::output::plan::PlanText(&plan.to_plan()))?;
             return Ok(Outcome::Done);
         }
         let report = workflow::finish(&iam, &secrets, &secret, &plan)
@@ -109,7 +110,7 @@ async fn in_secret(
         if let Some(m) = moved {
             p.note(m);
         }
-        ctx.printer.result(&p)?;
+        ctx.printer.result(&crate::output::plan::PlanText(&p))?;
         return Ok(Outcome::Done);
     }
     if let workflow::NewKey::Resume {
@@ -161,7 +162,8 @@ async fn without_secret(
     };
     let plan = workflow::plan_rotation(&user, None, &request).map_err(rotate_error)?;
     if ctx.global.dry_run {
-        ctx.printer.result(&plan.to_plan())?;
+        ctx.printer
+            .result(&crate::output::plan::PlanText(&plan.to_plan()))?;
         return Ok(Outcome::Done);
     }
     let login = login_check(args, &region)?;

@@ -8,6 +8,7 @@ use super::accounts::{self, Status};
 use super::Context;
 use crate::aws::Aws;
 use crate::error::Outcome;
+use crate::output::plan::{self, PlanText};
 use crate::output::setup::{error, render, SetupText};
 use crate::output::{account_heading, accounts_line};
 use crate::workflows::setup::{self, SetupError, SetupReport, SetupState};
@@ -28,7 +29,7 @@ pub async fn exec(ctx: &Context) -> anyhow::Result<Outcome> {
     let state = inspect(aws).await?;
     let steps = state.steps();
     if ctx.global.dry_run {
-        ctx.printer.result(&state.render(&steps))?;
+        ctx.printer.result(&PlanText(&state.plan_for(&steps)))?;
         return Ok(Outcome::Done);
     }
     let report = setup::run(&aws.iam(), &state, &steps).await.map_err(error)?;
@@ -44,7 +45,10 @@ pub struct AccountSetup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// `--dry-run`: the calls that would make the group ready.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "plan::serialize_option"
+    )]
     pub plan: Option<Plan>,
     /// What was done.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +69,7 @@ impl fmt::Display for AccountsSetupReport {
                 writeln!(f, "FAILED: {e}")?;
             }
             if let Some(p) = &a.plan {
-                write!(f, "{p}")?;
+                f.write_str(&plan::render(p))?;
             }
             if let Some(r) = &a.setup {
                 f.write_str(&render(r))?;
@@ -92,7 +96,7 @@ async fn exec_accounts(ctx: &Context, selection: &accounts::Selection) -> anyhow
         let state = inspect(&aws).await?;
         let steps = state.steps();
         if dry_run {
-            return Ok(Done::Planned(state.render(&steps)));
+            return Ok(Done::Planned(state.plan_for(&steps)));
         }
         Ok(Done::Applied(
             setup::run(&aws.iam(), &state, &steps).await.map_err(error)?,

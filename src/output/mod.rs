@@ -10,6 +10,7 @@ pub mod credential;
 pub mod delete_user;
 pub mod list;
 pub mod migrate;
+pub mod plan;
 pub mod rotate;
 pub mod setup;
 pub mod verify;

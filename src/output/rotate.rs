@@ -131,6 +131,11 @@ impl fmt::Display for FinishText<'_> {
 fn cause(c: &Cause) -> String {
     match c {
         Cause::Login(detail) => format!("the new credential did not pass --verify: {detail}"),
+        Cause::KeyTaken { key, deactivated } => format!(
+            "the new key {key} was {} by someone else (another sesctl run, such as a `--finish`, or a person) \
+             before it was promoted, so AWSCURRENT was not moved to it",
+            if *deactivated { "deactivated" } else { "deleted" }
+        ),
         Cause::Other(text) => text.clone(),
     }
 }

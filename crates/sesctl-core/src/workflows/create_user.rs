@@ -2,9 +2,9 @@
 //!
 //! [`prepare`] makes every check that needs AWS before anything changes (the user must not exist, the
 //! secret must not exist, the sending group's policy must be sound) and reads what `setup` would do;
-//! from that it computes the plan once, a list of [`Step`]s. [`Prepared::plan`] renders the list for
-//! `--dry-run`; [`execute`] runs the same list, stage by stage (a stage is a step and the steps that
-//! run beside it):
+//! from that it computes the plan once, a list of [`Step`]s. [`Prepared::plan`] turns the list into the
+//! [`Plan`] `--dry-run` shows; [`execute`] runs the same list, stage by stage (a stage is a step and the
+//! steps that run beside it):
 //!
 //! ```text
 //! setup (only what is missing)  ‖  iam:CreateUser
@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use super::deliver::{self, DeliverError, Delivered, Sink, SmtpCredential};
 use super::setup::{self, SetupError, SetupReport, SetupState, GROUP};
-use super::Plan;
+use super::{Plan, PlanNote};
 use crate::aws::iam::{Iam, User};
 use crate::aws::secrets::Secrets;
 use crate::aws::{Aws, AwsError, ErrorKind};
@@ -258,14 +258,12 @@ impl Prepared {
                 )),
                 Step::VerifyLogin => {
                     if let Some((endpoint, deadline)) = &r.verify {
-                        plan.note(format!(
-                            "--verify: SMTP login at {}:{} ({}) before delivery, retried for up to {} s while \
-                             the key propagates; no mail is sent",
-                            endpoint.host,
-                            endpoint.port,
-                            endpoint.tls,
-                            deadline.as_secs()
-                        ));
+                        plan.note(PlanNote::VerifyLogin {
+                            host: endpoint.host.clone(),
+                            port: endpoint.port,
+                            tls: endpoint.tls,
+                            deadline: *deadline,
+                        });
                     }
                 }
                 Step::Deliver => match &r.sink {
@@ -295,7 +293,7 @@ impl Prepared {
             }
         }
         if !r.rollback {
-            plan.note("--no-rollback: if a step fails, what was created is kept and listed");
+            plan.note(PlanNote::NoRollback);
         }
         plan
     }
@@ -1250,7 +1248,9 @@ mod tests {
         let plan = prepared(secret()).plan();
         assert_eq!(
             plan.notes[0],
-            format!("group {GROUP} already has policy AmazonSesSendingAccess attached")
+            PlanNote::Text(format!(
+                "group {GROUP} already has policy AmazonSesSendingAccess attached"
+            ))
         );
     }
 
@@ -1299,11 +1299,12 @@ mod tests {
         let verify = steps.iter().position(|s| *s == Step::VerifyLogin).unwrap();
         assert_eq!(steps[verify - 1], Step::DerivePassword);
         assert_eq!(steps[verify + 1], Step::Deliver);
-        assert!(p
-            .plan()
-            .notes
-            .iter()
-            .any(|n| n.starts_with("--verify: SMTP login at email-smtp.eu-west-1.amazonaws.com:587")));
+        assert!(p.plan().notes.contains(&PlanNote::VerifyLogin {
+            host: "email-smtp.eu-west-1.amazonaws.com".into(),
+            port: 587,
+            tls: crate::smtp::TlsMode::Starttls,
+            deadline: std::time::Duration::from_secs(60),
+        }));
         assert!(!prepared(secret()).steps().contains(&Step::VerifyLogin));
     }
 
@@ -1373,7 +1374,22 @@ mod tests {
             .calls
             .iter()
             .all(|c| !c.action.starts_with("secretsmanager:")));
-        assert!(plan.notes.iter().any(|n| n.contains("CSV on stdout")));
+        assert!(plan
+            .notes
+            .iter()
+            .any(|n| n.text().is_some_and(|t| t.contains("CSV on stdout"))));
+    }
+
+    #[test]
+    fn plan_notes_name_no_front_ends_options() {
+        let mut p = prepared(Sink::StdoutCsv);
+        assert!(!p.plan().notes.contains(&PlanNote::NoRollback));
+        p.request.rollback = false;
+        let plan = p.plan();
+        assert_eq!(plan.notes.last(), Some(&PlanNote::NoRollback));
+        for text in plan.notes.iter().filter_map(PlanNote::text) {
+            assert!(!text.contains("--") && !text.contains("sesctl "), "{text}");
+        }
     }
 
     #[test]

@@ -722,7 +722,10 @@ mod tests {
         };
         let plan = state().plan(Some(&scheduled));
         assert_eq!(plan.calls.last().unwrap().action, "iam:DeleteUser");
-        assert!(plan.notes.iter().any(|n| n.contains("already scheduled")));
+        assert!(plan
+            .notes
+            .iter()
+            .any(|n| n.text().is_some_and(|t| t.contains("already scheduled"))));
     }
     #[test]
     fn errors_are_data_and_name_no_flag() {

@@ -11,9 +11,11 @@ pub mod rotate;
 pub mod setup;
 pub mod verify;
 
-use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::smtp::TlsMode;
 
 /// One API call a workflow will make (or made), with what it acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,13 +35,66 @@ impl PlannedCall {
     }
 }
 
-/// What a command would do: the calls that change things, in order, and notes for the operator.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What a command would do: the calls that change things, in order, and notes for the operator. It is
+/// data; a front end renders it (the CLI's text and JSON forms are its `output::plan`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// The command the plan is for, e.g. `create-user`.
     pub command: String,
     pub calls: Vec<PlannedCall>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<PlanNote>,
+}
+
+/// A note beside a plan's calls. Most are remarks the workflow words in full; a note about a choice the
+/// operator made is data, which the front end words in terms of its own options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanNote {
+    /// A remark in full; it names no front end's options.
+    Text(String),
+    /// The new credential is tried with an SMTP login at `host:port` before it is delivered, retried
+    /// for up to `deadline` while the new key propagates; no mail is sent.
+    VerifyLogin {
+        host: String,
+        port: u16,
+        tls: TlsMode,
+        deadline: Duration,
+    },
+    /// Rollback is off: if a step fails, what the run created is kept, and the failure lists it.
+    NoRollback,
+    /// The operator asked to delete an inactive key, but a resumed rotation needs no room.
+    DeleteInactiveNotNeeded,
+    /// The old key stays active after the rotation; a later run retires every key the secret's
+    /// AWSCURRENT does not hold.
+    RetireLater {
+        key: String,
+        user: String,
+        secret: String,
+    },
+}
+
+impl PlanNote {
+    /// The words of a [`PlanNote::Text`]; `None` for a note the front end words.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            PlanNote::Text(t) => Some(t),
+            PlanNote::VerifyLogin { .. }
+            | PlanNote::NoRollback
+            | PlanNote::DeleteInactiveNotNeeded
+            | PlanNote::RetireLater { .. } => None,
+        }
+    }
+}
+
+impl From<String> for PlanNote {
+    fn from(text: String) -> Self {
+        PlanNote::Text(text)
+    }
+}
+
+impl From<&str> for PlanNote {
+    fn from(text: &str) -> Self {
+        PlanNote::Text(text.to_string())
+    }
 }
 
 impl Plan {
@@ -54,29 +109,9 @@ impl Plan {
         self.calls.push(PlannedCall::new(action, target));
     }
 
-    pub fn note(&mut self, note: impl Into<String>) {
+    /// Adds a note: a remark in full (a `String` or `&str`) or a [`PlanNote`].
+    pub fn note(&mut self, note: impl Into<PlanNote>) {
         self.notes.push(note.into());
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "Plan for `sesctl {}` (dry run: nothing is changed):",
-            self.command
-        )?;
-        if self.calls.is_empty() {
-            writeln!(f, "  nothing to change")?;
-        }
-        let width = self.calls.iter().map(|c| c.action.len()).max().unwrap_or(0);
-        for (i, c) in self.calls.iter().enumerate() {
-            writeln!(f, "  {:>2}. {:<width$}  {}", i + 1, c.action, c.target)?;
-        }
-        for n in &self.notes {
-            writeln!(f, "  note: {n}")?;
-        }
-        Ok(())
     }
 }
 

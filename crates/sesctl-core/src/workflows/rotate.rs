@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::deliver::{Delivered, SmtpCredential};
-use super::Plan;
+use super::{Plan, PlanNote};
 use crate::aws::iam::{AccessKey, Iam, KeyLastUsed, KeyStatus, User};
 use crate::aws::secrets::{Secrets, STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS};
 use crate::aws::AwsError;
@@ -148,6 +148,8 @@ pub enum RotateError {
 pub enum Cause {
     /// The SMTP login with the new credential failed (the failure and its diagnosis).
     Login(String),
+    /// Someone else deactivated (or deleted) the new key before it was promoted.
+    KeyTaken { key: String, deactivated: bool },
     /// Anything else, as words.
     Other(String),
 }
@@ -158,6 +160,12 @@ impl fmt::Display for Cause {
             Cause::Login(detail) => write!(
                 f,
                 "the new credential did not pass the SMTP login check: {detail}"
+            ),
+            Cause::KeyTaken { key, deactivated } => write!(
+                f,
+                "the new key {key} was {} by someone else (another run that retires keys, or a person) before \
+                 it was promoted, so AWSCURRENT was not moved to it",
+                if *deactivated { "deactivated" } else { "deleted" }
             ),
             Cause::Other(text) => f.write_str(text),
         }
@@ -540,7 +548,7 @@ pub struct RotationPlan {
     /// CreateAccessKey left behind from the keys that were there, and to notice another run's
     /// retirement of one of them.
     pub keys_before: Vec<AccessKey>,
-    pub notes: Vec<String>,
+    pub notes: Vec<PlanNote>,
 }
 
 /// The secret a rotation updates.
@@ -614,10 +622,10 @@ pub fn plan_rotation(
             // Room for the new key: the old key of the last rotation has had its grace period.
             remaining.retain(|k| k.id != id);
             delete_previous_key = Some(id.to_string());
-            notes.push(format!(
+            notes.push(PlanNote::Text(format!(
                 "key {id} is held by the secret's AWSPREVIOUS (the old key of the last rotation): it is \
                  deleted to make room for the new key"
-            ));
+            )));
         }
     }
     if new_key == NewKey::Create && remaining.len() >= 2 {
@@ -635,7 +643,7 @@ pub fn plan_rotation(
         }
     }
     if request.delete_inactive && delete_inactive_key.is_none() && matches!(new_key, NewKey::Resume { .. }) {
-        notes.push("--delete-inactive is not needed: the interrupted rotation's key is reused".to_string());
+        notes.push(PlanNote::DeleteInactiveNotNeeded);
     }
 
     let old_key = match (secret, &new_key) {
@@ -645,19 +653,19 @@ pub fn plan_rotation(
                 .find(|k| k.id == s.current.access_key_id)
                 .copied();
             if found.is_none() {
-                notes.push(format!(
+                notes.push(PlanNote::Text(format!(
                     "the key in the secret's AWSCURRENT ({}) no longer exists in IAM: nothing to retire",
                     s.current.access_key_id
-                ));
+                )));
             }
             for other in remaining.iter().filter(|k| {
                 k.id != s.current.access_key_id
                     && !matches!(&new_key, NewKey::Resume { access_key_id, .. } if *access_key_id == k.id)
             }) {
-                notes.push(format!(
+                notes.push(PlanNote::Text(format!(
                     "key {} ({}) is not in the secret and is left as it is",
                     other.id, other.status
-                ));
+                )));
             }
             found.cloned()
         }
@@ -849,16 +857,16 @@ impl RotationPlan {
                 plan.call("iam:DeleteAccessKey", format!("old key {} of user {user}", k.id))
             }
             (Some(k), OldKeyAction::Keep) => plan.note(match &self.secret {
-                Some(s) => format!(
-                    "old key {} stays active; retire it later with `sesctl rotate {user} --secret-name {} \
-                     --finish`",
-                    k.id, s.name
-                ),
-                None => format!(
+                Some(s) => PlanNote::RetireLater {
+                    key: k.id.clone(),
+                    user: user.clone(),
+                    secret: s.name.clone(),
+                },
+                None => PlanNote::Text(format!(
                     "old key {} stays active; deactivate it once every consumer uses the new key \
                      (aws iam update-access-key --user-name {user} --access-key-id {} --status Inactive)",
                     k.id, k.id
-                ),
+                )),
             }),
         }
     }
@@ -1124,11 +1132,10 @@ async fn step_failed(
             let cause = Cause::Other(format!("storing the new credential in {name} failed: {cause}"));
             return roll_back(iam, secrets, plan, &ledger, cause).await;
         }
-        RotationError::PendingKeyUnusable { status, .. } => Cause::Other(format!(
-            "the new key {key} was {} by someone else (another sesctl run, such as a `--finish`, or a person) \
-             before it was promoted, so AWSCURRENT was not moved to it",
-            if status.is_some() { "deactivated" } else { "deleted" }
-        )),
+        RotationError::PendingKeyUnusable { status, .. } => Cause::KeyTaken {
+            key,
+            deactivated: status.is_some(),
+        },
         RotationError::LoginFailed { detail, .. } => Cause::Login(detail),
         RotationError::PromoteFailed { error } => Cause::Other(format!(
             "promoting the new credential to AWSCURRENT in {name} failed: {error}"
@@ -2070,7 +2077,9 @@ mod tests {
         assert!(plan.old_key.is_none());
         assert!(!actions(&plan).contains(&"iam:DeleteAccessKey".to_string()));
         assert!(
-            plan.notes.iter().any(|n| n.contains("AKIASTRAY")),
+            plan.notes
+                .iter()
+                .any(|n| n.text().is_some_and(|t| t.contains("AKIASTRAY"))),
             "{:?}",
             plan.notes
         );

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{Plan, PlannedCall};
+use super::{Plan, PlanNote, PlannedCall};
 use crate::aws::iam::Iam;
 use crate::aws::{AwsError, Caller, ErrorKind};
 use crate::policy::{self, SENDING_POLICY_DOCUMENT, SEND_RAW_EMAIL};
@@ -138,13 +138,11 @@ impl SetupState {
     }
 
     /// What the plan says beside its calls.
-    pub fn notes(&self, steps: &[Step]) -> Vec<String> {
+    pub fn notes(&self, steps: &[Step]) -> Vec<PlanNote> {
         if self.inline_ready() {
-            vec![format!(
-                "group {GROUP} already grants sending through its inline policy {POLICY}"
-            )]
+            vec![format!("group {GROUP} already grants sending through its inline policy {POLICY}").into()]
         } else if steps.is_empty() {
-            vec![format!("group {GROUP} already has policy {POLICY} attached")]
+            vec![format!("group {GROUP} already has policy {POLICY} attached").into()]
         } else {
             Vec::new()
         }
@@ -152,11 +150,11 @@ impl SetupState {
 
     /// The calls that make the group ready, in order (what `--dry-run` prints).
     pub fn plan(&self) -> Plan {
-        self.render(&self.steps())
+        self.plan_for(&self.steps())
     }
 
-    /// `steps`, the plan made from this state, as `--dry-run` prints it.
-    pub fn render(&self, steps: &[Step]) -> Plan {
+    /// `steps`, the steps decided from this state, as the plan `--dry-run` prints.
+    pub fn plan_for(&self, steps: &[Step]) -> Plan {
         let mut plan = Plan::new("setup");
         plan.calls.extend(steps.iter().map(Step::call));
         plan.notes.extend(self.notes(steps));
@@ -397,7 +395,7 @@ mod tests {
         let s = state(true, true, false, false);
         assert!(s.is_ready());
         assert_eq!(s.form(), PolicyForm::Inline);
-        assert!(s.plan().notes[0].contains("inline policy"));
+        assert!(s.plan().notes[0].text().unwrap().contains("inline policy"));
     }
 
     #[test]
@@ -409,7 +407,10 @@ mod tests {
         let ready = state(true, false, true, true);
         assert!(ready.is_ready());
         assert_eq!(ready.form(), PolicyForm::Managed);
-        assert!(ready.plan().notes[0].contains("already has policy"));
+        assert!(ready.plan().notes[0]
+            .text()
+            .unwrap()
+            .contains("already has policy"));
         // A group deleted by hand while the policy stayed: the group is made again and attached.
         assert_eq!(
             state(false, false, true, false).steps(),
