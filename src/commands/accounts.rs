@@ -13,7 +13,7 @@ use super::Context;
 use crate::aws::organization::is_account_id;
 use crate::aws::Aws;
 use crate::error::{escape_controls, usage};
-use crate::output::audit::warn_key_source;
+use crate::output::audit::{error, warn_key_source};
 use crate::workflows::audit::report::AccountsInventory;
 use crate::workflows::audit::{read_inventory, ReadSettings};
 use crate::workflows::NoProgress;
@@ -124,7 +124,9 @@ pub async fn read_inventories(
     settings: &ReadSettings,
 ) -> anyhow::Result<AccountsInventory> {
     let results = run_each(ctx, selection, command, |id: String, aws: Aws| async move {
-        let inventory = read_inventory(&aws.iam(), settings, &NoProgress).await?;
+        let inventory = read_inventory(&aws.iam(), settings, &NoProgress)
+            .await
+            .map_err(error)?;
         warn_key_source(&ctx.printer, &inventory.key_source, &format!("account {id}: "));
         Ok(inventory)
     })

@@ -11,7 +11,7 @@ use super::accounts;
 use super::Context;
 use crate::cli::{AuditArgs, FailOn, OutputFormat};
 use crate::error::Outcome;
-use crate::output::audit::{audit_csv, warn_key_source, AuditText};
+use crate::output::audit::{audit_csv, error, warn_key_source, AuditText};
 use crate::workflows::audit::report::{self, AuditReport, Verdict};
 use crate::workflows::audit::{ReadSettings, Rules, Severity};
 
@@ -32,7 +32,9 @@ pub async fn exec(ctx: &Context, args: AuditArgs) -> anyhow::Result<Outcome> {
     let report = match ctx.accounts()? {
         None => {
             let bar = ctx.printer.progress_bar();
-            let report = report::audit(&ctx.aws().await?.iam(), &settings, &rules, &bar).await?;
+            let report = report::audit(&ctx.aws().await?.iam(), &settings, &rules, &bar)
+                .await
+                .map_err(error)?;
             if let Some(source) = &report.key_source {
                 warn_key_source(&ctx.printer, source, "");
             }

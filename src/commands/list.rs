@@ -10,7 +10,7 @@ use super::accounts;
 use super::Context;
 use crate::cli::{ListArgs, OutputFormat};
 use crate::error::Outcome;
-use crate::output::audit::warn_key_source;
+use crate::output::audit::{error, warn_key_source};
 use crate::output::list::{list_csv, ListText};
 use crate::workflows::audit::report::{self, ListReport};
 use crate::workflows::audit::ReadSettings;
@@ -25,7 +25,9 @@ pub async fn exec(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
     let report = match ctx.accounts()? {
         None => {
             let bar = ctx.printer.progress_bar();
-            let report = report::list(&ctx.aws().await?.iam(), &settings, &bar).await?;
+            let report = report::list(&ctx.aws().await?.iam(), &settings, &bar)
+                .await
+                .map_err(error)?;
             if let Some(source) = &report.key_source {
                 warn_key_source(&ctx.printer, source, "");
             }

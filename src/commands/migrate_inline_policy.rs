@@ -12,7 +12,7 @@ use super::Context;
 use crate::aws::Aws;
 use crate::cli::{MigrateArgs, OutputFormat};
 use crate::error::{escape_controls, Outcome};
-use crate::output::migrate::MigrationText;
+use crate::output::migrate::{error, MigrationText};
 use crate::workflows::migrate::{self, MigrationReport, Totals, UserOutcome};
 use crate::workflows::setup;
 use crate::workflows::PlannedCall;
@@ -24,7 +24,9 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     let names = user_names(&args.users)?;
     let concurrency = usize::from(args.concurrency);
     let aws = ctx.aws().await?;
-    let plan = migrate::plan(aws, args.all, &names, concurrency).await?;
+    let plan = migrate::plan(aws, args.all, &names, concurrency)
+        .await
+        .map_err(error)?;
     let setup_calls = plan.setup_calls();
 
     if ctx.global.dry_run {
@@ -45,7 +47,7 @@ pub async fn exec(ctx: &Context, args: MigrateArgs) -> anyhow::Result<Outcome> {
     }
 
     stop_if_interrupted()?;
-    migrate::prepare(aws, &plan).await?;
+    migrate::prepare(aws, &plan).await.map_err(error)?;
     if plan.users_with_work() > 0 {
         ctx.printer.status(format!(
             "Migrating {} user(s), {} at a time...",
@@ -177,7 +179,7 @@ struct AccountRead {
 async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection) -> anyhow::Result<Outcome> {
     let concurrency = usize::from(args.concurrency);
     let results = accounts::run_each(ctx, selection, "migrate", |_id: String, aws: Aws| async move {
-        let plan = migrate::plan(&aws, true, &[], concurrency).await?;
+        let plan = migrate::plan(&aws, true, &[], concurrency).await.map_err(error)?;
         Ok((aws, plan))
     })
     .await?;
@@ -256,7 +258,7 @@ async fn exec_accounts(ctx: &Context, args: &MigrateArgs, selection: &Selection)
                     (ok_account(&r.account_id, setup_calls), users)
                 }
                 Err(e) => {
-                    let e = escape_controls(&format!("{e:#}"));
+                    let e = escape_controls(&format!("{:#}", error(e)));
                     eprintln!("sesctl: error: account {} failed: {e}", r.account_id);
                     (failed_account(&r.account_id, e), Vec::new())
                 }

@@ -1,6 +1,7 @@
 //! `audit`'s report as text (with its severities in colour on a terminal) and CSV, and what `audit` and
 //! `list` share, since they show the same inventory: the table of users and keys, the line that says
-//! where the keys came from, the account headings of an `--accounts` run, and the CSV rows.
+//! where the keys came from, the account headings of an `--accounts` run, and the CSV rows; and the
+//! error of a read that failed for the whole account, as both commands report it.
 
 use std::fmt;
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{account_heading, accounts_line, clip, paint, wrap, Paint, Printer, LINE_WIDTH};
 use crate::workflows::audit::report::{AccountEntry, AuditReport, AuditedUser};
-use crate::workflows::audit::{Finding, Key, KeySource, Severity, SmtpUser};
+use crate::workflows::audit::{AuditError, Finding, Key, KeySource, Severity, SmtpUser};
 
 /// Widest a cell of each column may be, so a row stays within 120 columns.
 const WIDTHS: [usize; 6] = [32, 24, 20, 8, 10, 10];
@@ -157,6 +158,13 @@ pub fn warn_key_source(printer: &Printer, source: &KeySource, prefix: &str) {
             }
         }
     }
+}
+
+/// A read of the account that failed, as `audit` and `list` report it (exit 1; with `--accounts`, the
+/// account's `error`): the AWS error alone, which names the API action that failed and, when it was
+/// denied, the permission it needs. Both commands only read, so there is no aftermath to describe.
+pub fn error(err: AuditError) -> anyhow::Error {
+    anyhow::Error::new(err.into_aws())
 }
 
 /// `audit`'s text report, with its severities in colour when `color` (for a terminal).
@@ -396,6 +404,31 @@ fn neutralised(row: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::{AwsError, ErrorKind};
+
+    #[test]
+    fn a_failed_read_is_reported_as_the_aws_error() {
+        let aws = AwsError {
+            kind: ErrorKind::AccessDenied,
+            action: "iam:GetAccountAuthorizationDetails",
+            code: Some("AccessDenied".into()),
+            message: "no".into(),
+        };
+        let e = error(AuditError::ReadUsers(aws.clone()));
+        assert_eq!(crate::error::exit_code_for(&e), 1);
+        assert_eq!(
+            crate::error::render(&e, false),
+            "sesctl: error: iam:GetAccountAuthorizationDetails was denied (AccessDenied): no; the caller \
+             needs permission for iam:GetAccountAuthorizationDetails"
+        );
+        assert_eq!(format!("{e:#}"), aws.to_string());
+        let e = error(AuditError::ReadPolicy {
+            arn: "arn:aws:iam::1:policy/send".into(),
+            error: aws.clone(),
+        });
+        assert_eq!(e.chain().count(), 1);
+        assert_eq!(e.to_string(), aws.to_string());
+    }
     use crate::aws::iam::KeyStatus;
     use crate::workflows::audit::{Inventory, Reason, Rules};
 

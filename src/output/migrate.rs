@@ -1,14 +1,22 @@
 //! The text of `migrate-inline-policy`'s report: a table of users with their status and the steps
 //! done, the differences of edited policies, and the totals; with `--accounts`, each account's part
-//! under its heading.
+//! under its heading. And the error of a run that stopped before changing any user.
 
 use std::fmt;
 
 use super::{account_heading, accounts_line};
 use crate::commands::migrate_inline_policy::AccountsMigrationReport;
-use crate::workflows::migrate::{MigrationReport, Totals, TAG_KEY, TAG_VALUE};
+use crate::workflows::migrate::{MigrateError, MigrationReport, Totals, TAG_KEY, TAG_VALUE};
 use crate::workflows::setup::POLICY;
 use sesctl_core::text::table;
+
+/// A run that stopped before changing any user, as the command reports it (exit 1; with `--accounts`,
+/// the account's `error`): in the core's words, which say that nothing (or no user) was changed, with
+/// the AWS or setup error as the cause. Running the same command again starts over, so there is no
+/// flag to name.
+pub fn error(err: MigrateError) -> anyhow::Error {
+    anyhow::Error::new(err)
+}
 
 /// A migration report as text.
 pub struct MigrationText<'a>(pub &'a MigrationReport);
@@ -138,7 +146,51 @@ impl fmt::Display for AccountsMigrationReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::{AwsError, ErrorKind};
     use crate::workflows::migrate::{Status, UserOutcome};
+    use crate::workflows::setup::SetupError;
+
+    fn denied(action: &'static str) -> AwsError {
+        AwsError {
+            kind: ErrorKind::AccessDenied,
+            action,
+            code: Some("AccessDenied".into()),
+            message: "no".into(),
+        }
+    }
+
+    #[test]
+    fn a_stopped_run_says_what_failed_and_that_no_user_was_changed() {
+        let e = error(MigrateError::FindUsers(denied(
+            "iam:GetAccountAuthorizationDetails",
+        )));
+        assert_eq!(crate::error::exit_code_for(&e), 1);
+        assert_eq!(
+            crate::error::render(&e, false),
+            "sesctl: error: finding the users to migrate failed; nothing was changed: \
+             iam:GetAccountAuthorizationDetails was denied (AccessDenied): no; the caller needs permission \
+             for iam:GetAccountAuthorizationDetails"
+        );
+        let e = error(MigrateError::CheckGroup(SetupError::Aws(denied(
+            "sts:GetCallerIdentity",
+        ))));
+        assert_eq!(
+            format!("{e:#}"),
+            "checking the sending group failed; no user was changed: sts:GetCallerIdentity was denied \
+             (AccessDenied): no; the caller needs permission for sts:GetCallerIdentity"
+        );
+        let e = error(MigrateError::PrepareGroup(SetupError::Unfinished {
+            error: denied("iam:CreateGroup"),
+            changes: Vec::new(),
+        }));
+        assert_eq!(
+            crate::error::render(&e, true),
+            "sesctl: error: making the sending group ready failed; no user was changed\n  caused by: the \
+             sending group AWSSESSendingGroupDoNotRename is not ready (nothing was changed); run the command \
+             again once the cause is fixed\n  caused by: iam:CreateGroup was denied (AccessDenied): no; the \
+             caller needs permission for iam:CreateGroup"
+        );
+    }
 
     fn user(name: &str, status: Status) -> UserOutcome {
         UserOutcome {

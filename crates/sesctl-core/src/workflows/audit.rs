@@ -14,6 +14,9 @@
 //!
 //! Judging ([`findings`]) is pure: a user, the rules and "now" in, findings out.
 //!
+//! A read that fails for the whole account is an [`AuditError`]; one user's keys that cannot be read
+//! are that user's [`SmtpUser::error`], and the rest of the report still stands.
+//!
 //! The reports built from these ([`report::AuditReport`], [`report::ListReport`]) are in [`report`].
 
 pub mod report;
@@ -31,7 +34,7 @@ use crate::aws::account::UserDetail;
 use crate::aws::authorization::AccountPolicies;
 use crate::aws::credential_report::{CredentialReport, ReportKey};
 use crate::aws::iam::{AccessKey, Iam, KeyStatus};
-use crate::aws::ErrorKind;
+use crate::aws::{AwsError, ErrorKind};
 use crate::policy::{self, SEND_RAW_EMAIL};
 
 /// The tag the SES console put on the SMTP users it created before September 2024.
@@ -254,21 +257,80 @@ pub fn pair_keys<'r>(
         .collect()
 }
 
+/// Why an account's SMTP users could not be read. Each variant holds the failed AWS call (its
+/// [`AwsError`] names the API action); nothing is ever changed by a read.
+#[derive(Debug)]
+pub enum AuditError {
+    /// The account's IAM users could not be read (iam:GetAccountAuthorizationDetails, Filter=User).
+    ReadUsers(AwsError),
+    /// The account's groups and managed policies could not be read
+    /// (iam:GetAccountAuthorizationDetails, Filter=Group,LocalManagedPolicy,AWSManagedPolicy).
+    ReadPolicies(AwsError),
+    /// The credential report failed in a way that per-user reads would not get round (throttling, the
+    /// network, a refused request); access denied, no report, a report not ready in time or one that
+    /// cannot be read fall back to per-user reads ([`KeySource::PerUser`]) instead.
+    CredentialReport(AwsError),
+    /// A managed policy attached to a user or to the sending group, which the account-wide read did not
+    /// return, could not be read (iam:GetPolicy, iam:GetPolicyVersion).
+    ReadPolicy { arn: String, error: AwsError },
+}
+
+impl AuditError {
+    /// The failed AWS call.
+    pub fn aws(&self) -> &AwsError {
+        match self {
+            AuditError::ReadUsers(error)
+            | AuditError::ReadPolicies(error)
+            | AuditError::CredentialReport(error)
+            | AuditError::ReadPolicy { error, .. } => error,
+        }
+    }
+
+    /// The failed AWS call, taken out of the error.
+    pub fn into_aws(self) -> AwsError {
+        match self {
+            AuditError::ReadUsers(error)
+            | AuditError::ReadPolicies(error)
+            | AuditError::CredentialReport(error)
+            | AuditError::ReadPolicy { error, .. } => error,
+        }
+    }
+}
+
+impl fmt::Display for AuditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuditError::ReadUsers(_) => f.write_str("reading the account's IAM users"),
+            AuditError::ReadPolicies(_) => f.write_str("reading the account's groups and managed policies"),
+            AuditError::CredentialReport(_) => f.write_str("reading the credential report"),
+            AuditError::ReadPolicy { arn, .. } => write!(f, "reading managed policy {arn}"),
+        }
+    }
+}
+
+/// The AWS error is the source of every variant.
+impl std::error::Error for AuditError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.aws())
+    }
+}
+
 /// Reads every SMTP user and its keys. `progress` is advanced per user whose keys need calls (pass
-/// [`super::NoProgress`] when nobody watches).
+/// [`super::NoProgress`] when nobody watches). A read for the whole account that fails is an
+/// [`AuditError`]; a user whose keys cannot be read keeps its error in [`SmtpUser::error`].
 pub async fn read_inventory(
     iam: &Iam,
     settings: &ReadSettings,
     progress: &dyn super::Progress,
-) -> anyhow::Result<Inventory> {
+) -> Result<Inventory, AuditError> {
     progress.stage("reading users, policies and the credential report");
     let (users, policies, report) = tokio::join!(
         iam.account_users(settings.page_size),
         iam.account_policies(settings.page_size),
         iam.credential_report(settings.report_wait),
     );
-    let users = users?;
-    let mut policies = policies?;
+    let users = users.map_err(AuditError::ReadUsers)?;
+    let mut policies = policies.map_err(AuditError::ReadPolicies)?;
     let (report, key_source) = match report {
         Ok(r) => {
             let source = KeySource::CredentialReport {
@@ -293,7 +355,7 @@ pub async fn read_inventory(
                 },
             )
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(AuditError::CredentialReport(e)),
     };
 
     // A policy attached somewhere whose document the account-wide read did not return (IAM returns
@@ -313,8 +375,10 @@ pub async fn read_inventory(
         .collect();
     let fetched: Vec<(String, Option<String>)> = stream::iter(missing)
         .map(|arn| async move {
-            let doc = iam.get_policy_document(&arn).await?;
-            Ok::<_, crate::aws::AwsError>((arn, doc))
+            match iam.get_policy_document(&arn).await {
+                Ok(doc) => Ok((arn, doc)),
+                Err(error) => Err(AuditError::ReadPolicy { arn, error }),
+            }
         })
         .buffer_unordered(settings.concurrency)
         .try_collect()
@@ -387,7 +451,7 @@ async fn user_keys(
     user: &str,
     report: Option<&CredentialReport>,
     key_ids: bool,
-) -> Result<Vec<Key>, crate::aws::AwsError> {
+) -> Result<Vec<Key>, AwsError> {
     let slots: &[ReportKey] = match report.and_then(|r| r.rows.get(user)) {
         Some(row) if row.keys.is_empty() => return Ok(Vec::new()),
         Some(row) if !key_ids => return Ok(report_keys(&row.keys)),
@@ -976,6 +1040,39 @@ mod tests {
             },
             created: at(created),
         }
+    }
+
+    #[test]
+    fn a_failed_read_says_what_was_read_keeps_the_aws_error_as_its_cause_and_names_no_flag() {
+        use std::error::Error as _;
+        let aws = AwsError {
+            kind: ErrorKind::AccessDenied,
+            action: "iam:GetAccountAuthorizationDetails",
+            code: Some("AccessDenied".into()),
+            message: "no".into(),
+        };
+        let errors = [
+            AuditError::ReadUsers(aws.clone()),
+            AuditError::ReadPolicies(aws.clone()),
+            AuditError::CredentialReport(aws.clone()),
+            AuditError::ReadPolicy {
+                arn: "arn:aws:iam::1:policy/send".into(),
+                error: aws.clone(),
+            },
+        ];
+        for e in &errors {
+            let text = e.to_string();
+            assert!(text.starts_with("reading "), "{text}");
+            assert!(!text.contains("--") && !text.contains("sesctl "), "{text}");
+            assert_eq!(e.source().map(|s| s.to_string()), Some(aws.to_string()));
+            assert_eq!(e.aws().action, "iam:GetAccountAuthorizationDetails");
+        }
+        assert_eq!(
+            errors[3].to_string(),
+            "reading managed policy arn:aws:iam::1:policy/send"
+        );
+        let [first, ..] = errors;
+        assert_eq!(first.into_aws().to_string(), aws.to_string());
     }
 
     #[test]

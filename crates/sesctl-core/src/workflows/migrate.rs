@@ -15,16 +15,17 @@
 //! The work is split in three: reading users into [`UserState`] ([`read_named`], [`read_account`]),
 //! judging each one ([`assess`], pure), and carrying out the steps ([`migrate_users`]) with bounded
 //! concurrency. Every user ends in one [`UserOutcome`]; one user's failure never stops the others.
+//! What stops a whole run before any user was changed (its users or its sending group could not be
+//! read or made ready) is a [`MigrateError`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use anyhow::Context as _;
-
-use super::setup::{SetupState, GROUP, POLICY};
+use super::setup::{SetupError, SetupState, GROUP, POLICY};
 use super::PlannedCall;
 use crate::aws::account::UserDetail;
 use crate::aws::iam::Iam;
@@ -263,8 +264,8 @@ fn members_of_group(users: &[UserDetail]) -> usize {
 /// Reads named users, three concurrent reads each (iam:ListGroupsForUser, which also tells whether
 /// the user exists; iam:GetUserPolicy; iam:ListUserTags), `concurrency` users at a time. With more
 /// than [`ACCOUNT_READ_FROM`] names, one account-wide read is used instead. A user whose reads fail
-/// gets its error, in the order of `names`.
-pub async fn read_named(iam: &Iam, names: &[String], concurrency: usize) -> anyhow::Result<Read> {
+/// gets its error, in the order of `names`; the account-wide read, when it fails, fails the whole read.
+pub async fn read_named(iam: &Iam, names: &[String], concurrency: usize) -> Result<Read, AwsError> {
     if names.len() > ACCOUNT_READ_FROM {
         let users = iam.account_users(Some(ACCOUNT_PAGE_SIZE)).await?;
         let group_members = members_of_group(&users);
@@ -326,7 +327,7 @@ async fn read_user(iam: &Iam, name: &str) -> Result<UserState, AwsError> {
 
 /// `--all`: every user that still has the inline policy or the console's tag, sorted by name, from
 /// iam:GetAccountAuthorizationDetails (Filter=User, every page) — no per-user reads.
-pub async fn read_account(iam: &Iam) -> anyhow::Result<Read> {
+pub async fn read_account(iam: &Iam) -> Result<Read, AwsError> {
     let all = iam.account_users(Some(ACCOUNT_PAGE_SIZE)).await?;
     let mut users: Vec<UserState> = all
         .iter()
@@ -850,18 +851,72 @@ impl Planned {
     }
 }
 
-/// Reads and assesses the users (every candidate with `--all`, else `names`) of the account `aws` is
+/// Why a run stopped before changing any user: its users or its sending group could not be read, or
+/// the group could not be made ready. One user's failure is not one of these: it is that user's
+/// [`UserOutcome`].
+#[derive(Debug)]
+pub enum MigrateError {
+    /// Finding the users to migrate (every user with the inline policy or the console's tag, from one
+    /// account-wide read) failed; nothing was changed.
+    FindUsers(AwsError),
+    /// Reading the named users failed (the account-wide read used for many names; a single user's
+    /// failed read is that user's outcome); nothing was changed.
+    ReadUsers(AwsError),
+    /// Checking the sending group failed: the caller or the group's state could not be read
+    /// ([`SetupError::Aws`]), or a policy of sesctl's name cannot send. No user was changed.
+    CheckGroup(SetupError),
+    /// Making the sending group ready failed ([`SetupError::Unfinished`] says what setup made, which
+    /// stays); no user was changed.
+    PrepareGroup(SetupError),
+}
+
+impl MigrateError {
+    /// The AWS failure behind the error, if one is (a policy of sesctl's name that cannot send has
+    /// none).
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            MigrateError::FindUsers(e) | MigrateError::ReadUsers(e) => Some(e),
+            MigrateError::CheckGroup(e) | MigrateError::PrepareGroup(e) => e.aws(),
+        }
+    }
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MigrateError::FindUsers(_) => "finding the users to migrate failed; nothing was changed",
+            MigrateError::ReadUsers(_) => "reading the users failed; nothing was changed",
+            MigrateError::CheckGroup(_) => "checking the sending group failed; no user was changed",
+            MigrateError::PrepareGroup(_) => "making the sending group ready failed; no user was changed",
+        })
+    }
+}
+
+/// The cause is the AWS error of a failed read, or the setup's error.
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrateError::FindUsers(e) | MigrateError::ReadUsers(e) => Some(e),
+            MigrateError::CheckGroup(e) | MigrateError::PrepareGroup(e) => Some(e),
+        }
+    }
+}
+
+/// Reads and assesses the users (every candidate with `all`, else `names`) of the account `aws` is
 /// signed for. Changes nothing.
-pub async fn plan(aws: &Aws, all: bool, names: &[String], concurrency: usize) -> anyhow::Result<Planned> {
+pub async fn plan(
+    aws: &Aws,
+    all: bool,
+    names: &[String],
+    concurrency: usize,
+) -> Result<Planned, MigrateError> {
     let iam = aws.iam();
     let read = if all {
-        read_account(&iam)
-            .await
-            .context("finding the users to migrate failed; nothing was changed")?
+        read_account(&iam).await.map_err(MigrateError::FindUsers)?
     } else {
         read_named(&iam, names, concurrency)
             .await
-            .context("reading the users failed; nothing was changed")?
+            .map_err(MigrateError::ReadUsers)?
     };
 
     // Each user either has work (a job) or its outcome is already known.
@@ -901,11 +956,11 @@ pub async fn plan(aws: &Aws, all: bool, names: &[String], concurrency: usize) ->
         let caller = aws
             .caller()
             .await
-            .context("checking the sending group failed; no user was changed")?;
+            .map_err(|e| MigrateError::CheckGroup(SetupError::Aws(e)))?;
         Some(
             super::setup::inspect(&iam, &caller)
                 .await
-                .context("checking the sending group failed; no user was changed")?,
+                .map_err(MigrateError::CheckGroup)?,
         )
     } else {
         None
@@ -924,11 +979,11 @@ pub async fn plan(aws: &Aws, all: bool, names: &[String], concurrency: usize) ->
 }
 
 /// Makes the sending group ready where the plan needs it. A setup that fails changes no user.
-pub async fn prepare(aws: &Aws, plan: &Planned) -> anyhow::Result<()> {
+pub async fn prepare(aws: &Aws, plan: &Planned) -> Result<(), MigrateError> {
     if let Some(state) = &plan.setup_state {
         super::setup::apply(&aws.iam(), state)
             .await
-            .context("making the sending group ready failed; no user was changed")?;
+            .map_err(MigrateError::PrepareGroup)?;
     }
     Ok(())
 }
@@ -1070,6 +1125,63 @@ mod tests {
             Step::ConfirmMembership.action(Confirm::GroupMembers),
             "iam:GetGroup"
         );
+    }
+
+    #[test]
+    fn a_run_that_stops_says_nothing_was_changed_keeps_its_cause_and_names_no_flag() {
+        use std::error::Error as _;
+        let aws = AwsError {
+            kind: ErrorKind::Throttled,
+            action: "iam:GetAccountAuthorizationDetails",
+            code: Some("Throttling".into()),
+            message: "slow down".into(),
+        };
+        let chain = |e: &MigrateError| {
+            let mut parts = vec![e.to_string()];
+            let mut next = e.source();
+            while let Some(s) = next {
+                parts.push(s.to_string());
+                next = s.source();
+            }
+            parts.join(": ")
+        };
+        let found = MigrateError::FindUsers(aws.clone());
+        assert_eq!(
+            chain(&found),
+            format!("finding the users to migrate failed; nothing was changed: {aws}")
+        );
+        let read = MigrateError::ReadUsers(aws.clone());
+        assert_eq!(
+            chain(&read),
+            format!("reading the users failed; nothing was changed: {aws}")
+        );
+        // A failed read of the group is shown as the AWS error itself, under the check.
+        let check = MigrateError::CheckGroup(SetupError::Aws(aws.clone()));
+        assert_eq!(
+            chain(&check),
+            format!("checking the sending group failed; no user was changed: {aws}")
+        );
+        let prepare = MigrateError::PrepareGroup(SetupError::Unfinished {
+            error: aws.clone(),
+            changes: Vec::new(),
+        });
+        let text = chain(&prepare);
+        assert!(
+            text.starts_with(
+                "making the sending group ready failed; no user was changed: the sending group \
+                 AWSSESSendingGroupDoNotRename is not ready (nothing was changed)"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!(": {aws}")), "{text}");
+        for e in [&found, &read, &check, &prepare] {
+            assert_eq!(
+                e.aws().map(|a| a.action),
+                Some("iam:GetAccountAuthorizationDetails")
+            );
+            let text = chain(e);
+            assert!(!text.contains("--") && !text.contains("sesctl "), "{text}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    findings, read_inventory, Finding, Inventory, KeySource, ReadSettings, Rules, Severity, SmtpUser,
+    findings, read_inventory, AuditError, Finding, Inventory, KeySource, ReadSettings, Rules, Severity,
+    SmtpUser,
 };
 use crate::aws::iam::Iam;
 use crate::workflows::Progress;
@@ -41,19 +42,25 @@ impl ReadSettings {
     }
 }
 
-/// `audit` in one account: reads it and judges every SMTP user by `rules`.
+/// `audit` in one account: reads it and judges every SMTP user by `rules`. Fails as
+/// [`read_inventory`] does.
 pub async fn audit(
     iam: &Iam,
     settings: &ReadSettings,
     rules: &Rules,
     progress: &dyn Progress,
-) -> anyhow::Result<AuditReport> {
+) -> Result<AuditReport, AuditError> {
     let inventory = read_inventory(iam, settings, progress).await?;
     Ok(AuditReport::build(inventory, rules))
 }
 
-/// `list` in one account: reads it (the report is dated when the read is done).
-pub async fn list(iam: &Iam, settings: &ReadSettings, progress: &dyn Progress) -> anyhow::Result<ListReport> {
+/// `list` in one account: reads it (the report is dated when the read is done). Fails as
+/// [`read_inventory`] does.
+pub async fn list(
+    iam: &Iam,
+    settings: &ReadSettings,
+    progress: &dyn Progress,
+) -> Result<ListReport, AuditError> {
     let inventory = read_inventory(iam, settings, progress).await?;
     Ok(ListReport::build(inventory, Utc::now()))
 }
@@ -123,7 +130,7 @@ pub struct AccountsInventory {
 
 impl AccountsInventory {
     /// Gathers each account's read, in account order: its id and its inventory, or why the account
-    /// could not be entered or read.
+    /// could not be entered or read, as the front end words it (the JSON documents' `accounts[].error`).
     pub fn from_results(results: impl IntoIterator<Item = (String, Result<Inventory, String>)>) -> Self {
         let mut out = AccountsInventory {
             users_scanned: 0,
