@@ -699,6 +699,44 @@ fn with_fault(
     (f, before, run, proxy)
 }
 
+/// The calls of a rotation into a secret, in order: the reads before any change, then the four
+/// protocol steps, each reading the stages again (DescribeSecret) and checking the new key
+/// (ListAccessKeys) before it acts. AWSCURRENT's value is read twice: once to check the secret, once
+/// to make the next version from; the steps after that know it by its version.
+#[test]
+fn a_rotation_into_a_secret_makes_exactly_these_calls() {
+    let (f, _, run, proxy) = with_fault("calls", json!([]), &[]);
+    run.assert_ok();
+    assert_eq!(
+        proxy.actions(),
+        [
+            // The operator's read: the user, its keys, the secret.
+            "GetUser",
+            "ListAccessKeys",
+            "DescribeSecret",
+            "GetSecretValue",
+            // createSecret
+            "DescribeSecret",
+            "GetSecretValue",
+            "CreateAccessKey",
+            "PutSecretValue",
+            // setSecret
+            "DescribeSecret",
+            "ListAccessKeys",
+            // testSecret (no --verify: the key check)
+            "DescribeSecret",
+            "ListAccessKeys",
+            // finishSecret
+            "DescribeSecret",
+            "ListAccessKeys",
+            "UpdateSecretVersionStage",
+            "UpdateAccessKey",
+            "UpdateSecretVersionStage",
+        ]
+    );
+    assert_eq!(f.keys()[&f.old_key], "Inactive");
+}
+
 #[test]
 fn create_access_key_failing_changes_nothing() {
     let (f, before, run, _proxy) = with_fault(

@@ -154,6 +154,8 @@ pub struct OperatorRun {
     pub keys_before: Vec<AccessKey>,
     /// The keys the plan deleted before createSecret.
     pub deleted: Vec<String>,
+    /// The version AWSCURRENT was on when the operator's run read it, and the key its value holds.
+    pub current: Option<(String, String)>,
     /// The key of the token's version once createSecret stored (or found) it in this run. A version's
     /// value never changes, so the later steps re-read the stages and the keys but not the value;
     /// only an SMTP login reads the password again.
@@ -404,8 +406,8 @@ struct SecretView {
     current_version: String,
     /// The AWSCURRENT value, parsed.
     current: StoredValue,
-    /// The AWSCURRENT value as stored: the next version keeps its fields.
-    current_value: Secret,
+    /// The AWSCURRENT value as stored, when it was read: the next version keeps its fields.
+    current_value: Option<Secret>,
 }
 
 /// The fields of a stored credential the steps need (never the password).
@@ -511,6 +513,26 @@ async fn read(
             secret: info.arn.clone(),
             detail: "it has no AWSCURRENT version".to_string(),
         })?;
+    // An operator's run read AWSCURRENT before its first step; while the stage is on the same
+    // version the value is the same (a version's value never changes), so it is not read again.
+    if let Some(o) = origin
+        .operator()
+        .filter(|o| o.current.as_ref().is_some_and(|(v, _)| *v == current_version))
+    {
+        let key = o.current.as_ref().map(|(_, k)| k.clone()).unwrap_or_default();
+        return Ok(Some(SecretView {
+            info,
+            current_version,
+            current: StoredValue {
+                iam_user_name: o.user.clone(),
+                access_key_id: key,
+                region: o.region.clone(),
+                host: None,
+                port: None,
+            },
+            current_value: None,
+        }));
+    }
     let value = secrets
         .get_value(&info.arn, STAGE_CURRENT)
         .await
@@ -524,7 +546,7 @@ async fn read(
         info,
         current_version,
         current,
-        current_value: value.value,
+        current_value: Some(value.value),
     }))
 }
 
@@ -691,7 +713,7 @@ pub async fn create_pending(
     rotation_token: Option<&str>,
     origin: &Origin,
 ) -> Result<StepReport, RotationError> {
-    let Some(view) = read(secrets, secret_id, token, origin).await? else {
+    let Some(mut view) = read(secrets, secret_id, token, origin).await? else {
         return Ok(already_current(Step::Create, secret_id, token));
     };
     let mut out = report(Step::Create, &view.info.arn, token);
@@ -711,6 +733,21 @@ pub async fn create_pending(
         }
     }
 
+    // The value the next version is made from, read before anything changes.
+    let current_value = match view.current_value.take() {
+        Some(v) => v,
+        None => {
+            secrets
+                .get_version(&view.info.arn, &view.current_version)
+                .await
+                .map_err(|e| aws(e, NOTHING_CHANGED))?
+                .ok_or_else(|| RotationError::NoSecret {
+                    secret: view.info.arn.clone(),
+                    detail: "its AWSCURRENT version has no value".to_string(),
+                })?
+                .value
+        }
+    };
     let guard = match origin.operator() {
         Some(o) => KeyGuard {
             keys_before: o.keys_before.clone(),
@@ -770,7 +807,7 @@ pub async fn create_pending(
         port,
         iam_user_name: &user,
     };
-    let value = next_value(&view.current_value, &next).ok_or_else(|| RotationError::NotStored {
+    let value = next_value(&current_value, &next).ok_or_else(|| RotationError::NotStored {
         user: user.clone(),
         key: key.id.clone(),
         cause: format!(

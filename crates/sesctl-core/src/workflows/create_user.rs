@@ -566,17 +566,12 @@ enum Done {
 }
 
 /// What this run did, in the order it did it: what rollback walks back.
-#[derive(Debug, Default)]
-struct Ledger(Vec<Done>);
+type Ledger = super::Ledger<Done>;
 
 impl Ledger {
-    fn record(&mut self, done: Done) {
-        self.0.push(done);
-    }
-
     /// The key whose secret this run holds.
     fn key(&self) -> Option<&str> {
-        self.0.iter().find_map(|d| match d {
+        self.entries().iter().find_map(|d| match d {
             Done::AccessKey(id) => id.as_deref(),
             _ => None,
         })
@@ -931,7 +926,7 @@ impl Run {
             ),
             Stop::Failed { step, cause } => {
                 tracing::debug!("{step} failed; created so far: {:?}", self.ledger);
-                let aftermath = if self.ledger.0.is_empty() {
+                let aftermath = if self.ledger.entries().is_empty() {
                     Aftermath::NothingCreated
                 } else if self.request.rollback {
                     self.roll_back().await
@@ -957,7 +952,7 @@ impl Run {
         let mut removed = Vec::new();
         let mut left = Vec::new();
         let mut keys_undone = false;
-        for done in self.ledger.0.iter().rev() {
+        for done in self.ledger.entries().iter().rev() {
             match done {
                 // Stdout and the CSV file cannot be taken back; a secret is its own entry.
                 Done::Delivered => {}
@@ -1022,10 +1017,10 @@ impl Run {
     /// secret never reached its sink. The user's keys are listed whether or not a key step ran.
     async fn keep(&self) -> Aftermath {
         let name = self.request.user_name.as_str();
-        let delivered = self.ledger.0.contains(&Done::Delivered);
+        let delivered = self.ledger.entries().contains(&Done::Delivered);
         let mut kept = Vec::new();
         let mut keys_listed = false;
-        for done in &self.ledger.0 {
+        for done in self.ledger.entries() {
             match done {
                 Done::User => kept.push(format!("user {name}")),
                 Done::Membership { confirmed } => {

@@ -115,6 +115,29 @@ impl Plan {
     }
 }
 
+/// What a run changed, in the order it changed it (a call whose answer was lost counts as made, since
+/// it may have taken effect): what rollback walks back. Each changing workflow has its own entries
+/// (its `Done`).
+#[derive(Debug, Clone)]
+pub struct Ledger<D>(Vec<D>);
+
+impl<D> Default for Ledger<D> {
+    fn default() -> Self {
+        Ledger(Vec::new())
+    }
+}
+
+impl<D> Ledger<D> {
+    pub fn record(&mut self, done: D) {
+        self.0.push(done);
+    }
+
+    /// The entries, oldest first.
+    pub fn entries(&self) -> &[D] {
+        &self.0
+    }
+}
+
 /// How a long workflow reports its progress to whoever runs it (a progress bar on a terminal, nothing
 /// in a function). Every method has a default that does nothing.
 pub trait Progress: Sync {

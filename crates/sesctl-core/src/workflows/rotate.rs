@@ -960,6 +960,7 @@ pub async fn rotate_in_secret(
         region: plan.region.clone(),
         keys_before: plan.keys_before.clone(),
         deleted: plan.deleted_keys(),
+        current: Some((target.current_version.clone(), target.current_key.clone())),
         pending_key: None,
     };
     let settings = Settings {
@@ -1124,7 +1125,7 @@ async fn step_failed(
             return RotateError::CreateKey(CreateKeyFailed { error, notes })
         }
         RotationError::NotStored { key, cause, .. } => {
-            let mut ledger = Ledger(ledger.0.clone());
+            let mut ledger = ledger.clone();
             ledger.record(Done::Pending {
                 key_id: key,
                 version_id: token.to_string(),
@@ -1379,17 +1380,12 @@ enum Done {
 }
 
 /// What a rotation did, in order: what rollback walks back.
-#[derive(Debug, Default)]
-struct Ledger(Vec<Done>);
+type Ledger = super::Ledger<Done>;
 
 impl Ledger {
-    fn record(&mut self, done: Done) {
-        self.0.push(done);
-    }
-
     /// The new key of this rotation.
     fn key(&self) -> Option<&str> {
-        self.0.iter().find_map(|d| match d {
+        self.entries().iter().find_map(|d| match d {
             Done::Pending { key_id, .. } => Some(key_id.as_str()),
             _ => None,
         })
@@ -1397,7 +1393,7 @@ impl Ledger {
 
     /// The version of this rotation's new value.
     fn version(&self) -> Option<String> {
-        self.0.iter().find_map(|d| match d {
+        self.entries().iter().find_map(|d| match d {
             Done::Pending { version_id, .. } => Some(version_id.clone()),
             _ => None,
         })
@@ -1416,7 +1412,7 @@ async fn roll_back(
     cause: Cause,
 ) -> RotateError {
     let mut undo = Undo::Nothing;
-    for done in ledger.0.iter().rev() {
+    for done in ledger.entries().iter().rev() {
         match done {
             Done::Promoted => break,
             Done::Pending { key_id, version_id } => {
