@@ -1410,6 +1410,52 @@ mod tests {
     }
 
     #[test]
+    fn an_operators_run_names_the_user_and_region_a_value_does_not() {
+        let origin = Origin::Operator(OperatorRun {
+            user: "u".into(),
+            region: "eu-west-1".into(),
+            keys_before: vec![],
+            deleted: vec![],
+            current: None,
+            pending_key: None,
+        });
+        let plain = Secret::new("AKIAIOSFODNN7EXAMPLE:old-pass".to_string());
+        let v = parse_value("s", STAGE_CURRENT, &plain, &origin).unwrap();
+        assert_eq!(
+            (
+                v.iam_user_name.as_str(),
+                v.region.as_str(),
+                v.access_key_id.as_str()
+            ),
+            ("u", "eu-west-1", "AKIAIOSFODNN7EXAMPLE")
+        );
+        // The operator's region wins over the stored one: a rotation may move the credential.
+        let stored = Secret::new(
+            r#"{"iam_user_name":"u","username":"AKIA1","password":"p","region":"us-east-1"}"#.to_string(),
+        );
+        assert_eq!(
+            parse_value("s", STAGE_CURRENT, &stored, &origin).unwrap().region,
+            "eu-west-1"
+        );
+        // Secrets Manager's rotation trusts only the value.
+        assert!(parse_value("s", STAGE_CURRENT, &plain, &Origin::SecretsManager).is_err());
+    }
+
+    #[test]
+    fn retirement_outcomes_are_named_as_step_reports_name_them() {
+        for o in [
+            KeyOutcome::Deactivated,
+            KeyOutcome::Deleted,
+            KeyOutcome::Kept,
+            KeyOutcome::AlreadyInactive,
+        ] {
+            assert_eq!(KeyOutcome::from_name(o.name()), Some(o));
+        }
+        assert_eq!(KeyOutcome::from_name("gone"), None);
+        assert_eq!(KeyOutcome::from_name("untouched"), None);
+    }
+
+    #[test]
     fn steps_parse_by_their_event_names() {
         for s in [Step::Create, Step::Set, Step::Test, Step::Finish] {
             assert_eq!(Step::parse(s.name()), Some(s));
