@@ -31,6 +31,7 @@
 //! the secret names it (the stages are read again just before); `AWSCURRENT` is moved only to a
 //! version whose key exists and is active (checked just before the move).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -465,6 +466,31 @@ fn parse_value(
     })
 }
 
+/// What the guard of every step decides from the secret's versions and stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// The token's version is staged AWSPENDING (or, in an operator's run, does not exist yet):
+    /// the step acts.
+    Act,
+    /// The token's version is already AWSCURRENT: the step has nothing to do.
+    AlreadyCurrent,
+    /// The step must change nothing; why.
+    Refuse(&'static str),
+}
+
+/// The guard of every step (as in AWS's rotation templates), decided without AWS.
+pub fn guard(versions: &BTreeMap<String, Vec<String>>, token: &str, origin: &Origin) -> Guard {
+    match versions.get(token) {
+        Some(stages) if stages.iter().any(|s| s == STAGE_CURRENT) => Guard::AlreadyCurrent,
+        Some(stages) if !stages.iter().any(|s| s == STAGE_PENDING) => {
+            Guard::Refuse("is not staged AWSPENDING")
+        }
+        Some(_) => Guard::Act,
+        None if origin.operator().is_some() => Guard::Act,
+        None => Guard::Refuse("is not a version of the secret"),
+    }
+}
+
 /// Reads the secret and applies the guard. `Ok(None)`: the token is already AWSCURRENT (nothing to do).
 /// An operator's rotation may name a token that is not a version yet: createSecret makes it.
 async fn read(
@@ -487,22 +513,14 @@ async fn read(
             detail: format!("it is scheduled for deletion (on {when})"),
         });
     }
-    match info.versions.get(token) {
-        Some(stages) if stages.iter().any(|s| s == STAGE_CURRENT) => return Ok(None),
-        Some(stages) if !stages.iter().any(|s| s == STAGE_PENDING) => {
+    match guard(&info.versions, token, origin) {
+        Guard::Act => {}
+        Guard::AlreadyCurrent => return Ok(None),
+        Guard::Refuse(detail) => {
             return Err(RotationError::NotPending {
                 secret: info.arn.clone(),
                 token: token.to_string(),
-                detail: "is not staged AWSPENDING".to_string(),
-            })
-        }
-        Some(_) => {}
-        None if origin.operator().is_some() => {}
-        None => {
-            return Err(RotationError::NotPending {
-                secret: info.arn.clone(),
-                token: token.to_string(),
-                detail: "is not a version of the secret".to_string(),
+                detail: detail.to_string(),
             })
         }
     }
@@ -1165,6 +1183,28 @@ fn stored_password(value: &Secret) -> Option<Secret> {
     StoredCredential::parse(value).ok().map(|c| c.password)
 }
 
+/// What finishSecret does with the key the old AWSCURRENT held.
+#[derive(Debug)]
+enum OldKeyStep<'a> {
+    /// It is the new key too, or another user's: not this rotation's to retire.
+    Untouched,
+    /// It no longer exists.
+    Gone,
+    /// Retire it as configured.
+    Retire(&'a AccessKey),
+}
+
+/// Decides [`OldKeyStep`] from the keys listed just before the move.
+fn old_key_step<'a>(keys: &'a [AccessKey], old: &StoredValue, new: &StoredValue) -> OldKeyStep<'a> {
+    if old.access_key_id == new.access_key_id || old.iam_user_name != new.iam_user_name {
+        return OldKeyStep::Untouched;
+    }
+    match keys.iter().find(|k| k.id == old.access_key_id) {
+        Some(k) => OldKeyStep::Retire(k),
+        None => OldKeyStep::Gone,
+    }
+}
+
 /// finishSecret: AWSCURRENT moves to the token's version (the key is checked just before), then the
 /// old key as configured, then the AWSPENDING label comes off the token's version.
 pub async fn finish(
@@ -1216,25 +1256,22 @@ pub async fn finish(
             }
         }
     }
-    let old = view.current.access_key_id.clone();
     let user = view.current.iam_user_name.clone();
-    if old == stored.access_key_id || user != stored.iam_user_name {
-        out.old_key = Some("untouched");
-    } else {
-        let retire_failed = |error| RotationError::RetireFailed {
-            error,
-            old_key: old.clone(),
-            new_key: stored.access_key_id.clone(),
-        };
-        out.old_key = Some(match keys.iter().find(|k| k.id == old) {
-            None => "gone",
-            Some(key) => match retire_key(iam, &user, key, old_key).await {
-                Ok(outcome) => outcome.name(),
-                Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
-                Err(e) => return Err(retire_failed(e)),
-            },
-        });
-    }
+    out.old_key = Some(match old_key_step(&keys, &view.current, &stored) {
+        OldKeyStep::Untouched => "untouched",
+        OldKeyStep::Gone => "gone",
+        OldKeyStep::Retire(key) => match retire_key(iam, &user, key, old_key).await {
+            Ok(outcome) => outcome.name(),
+            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => "gone",
+            Err(error) => {
+                return Err(RotationError::RetireFailed {
+                    error,
+                    old_key: key.id.clone(),
+                    new_key: stored.access_key_id.clone(),
+                })
+            }
+        },
+    });
     // The label has done its job; on the current version it is harmless, so a failure is only a
     // warning (Secrets Manager treats AWSPENDING on AWSCURRENT's version as a finished rotation).
     if let Err(e) = secrets
@@ -1453,6 +1490,73 @@ mod tests {
         }
         assert_eq!(KeyOutcome::from_name("gone"), None);
         assert_eq!(KeyOutcome::from_name("untouched"), None);
+    }
+
+    #[test]
+    fn the_guard_acts_only_on_the_pending_version_and_an_operators_new_one() {
+        let versions = BTreeMap::from([
+            ("cur".to_string(), vec![STAGE_CURRENT.to_string()]),
+            ("pend".to_string(), vec![STAGE_PENDING.to_string()]),
+            ("old".to_string(), vec![STAGE_PREVIOUS.to_string()]),
+            // A finished rotation whose label was left: AWSPENDING beside AWSCURRENT.
+            (
+                "done".to_string(),
+                vec![STAGE_CURRENT.to_string(), STAGE_PENDING.to_string()],
+            ),
+        ]);
+        let fm = Origin::SecretsManager;
+        let op = Origin::Operator(OperatorRun {
+            user: "u".into(),
+            region: "eu-west-1".into(),
+            keys_before: vec![],
+            deleted: vec![],
+            current: None,
+            pending_key: None,
+        });
+        for origin in [&fm, &op] {
+            assert_eq!(guard(&versions, "pend", origin), Guard::Act);
+            assert_eq!(guard(&versions, "cur", origin), Guard::AlreadyCurrent);
+            assert_eq!(guard(&versions, "done", origin), Guard::AlreadyCurrent);
+            assert_eq!(
+                guard(&versions, "old", origin),
+                Guard::Refuse("is not staged AWSPENDING")
+            );
+        }
+        // A token Secrets Manager never staged changes nothing; an operator's fresh token is made.
+        assert_eq!(
+            guard(&versions, "new", &fm),
+            Guard::Refuse("is not a version of the secret")
+        );
+        assert_eq!(guard(&versions, "new", &op), Guard::Act);
+    }
+
+    #[test]
+    fn finish_retires_only_the_old_key_of_the_same_user_that_still_exists() {
+        let value = |user: &str, key: &str| StoredValue {
+            iam_user_name: user.into(),
+            access_key_id: key.into(),
+            region: "eu-west-1".into(),
+            host: None,
+            port: None,
+        };
+        let keys = [key("OLD", KeyStatus::Active, 1), key("NEW", KeyStatus::Active, 2)];
+        assert!(matches!(
+            old_key_step(&keys, &value("u", "OLD"), &value("u", "NEW")),
+            OldKeyStep::Retire(k) if k.id == "OLD"
+        ));
+        assert!(matches!(
+            old_key_step(&keys[1..], &value("u", "OLD"), &value("u", "NEW")),
+            OldKeyStep::Gone
+        ));
+        // Re-storing the same key, or a secret moved to another user: nothing to retire.
+        assert!(matches!(
+            old_key_step(&keys, &value("u", "NEW"), &value("u", "NEW")),
+            OldKeyStep::Untouched
+        ));
+        assert!(matches!(
+            old_key_step(&keys, &value("other", "OLD"), &value("u", "NEW")),
+            OldKeyStep::Untouched
+        ));
     }
 
     #[test]
