@@ -259,35 +259,28 @@ pub fn error(e: RotateError) -> anyhow::Error {
                 ),
             }
         }
-        e @ RotateError::PromotionUnknown { .. } => {
-            let RotateError::PromotionUnknown { user, secret, .. } = &e else {
-                unreachable!()
-            };
-            format!(
-                "{e}. Once the secret can be read, re-run `sesctl rotate {user} --secret-name {secret}`: it \
-                 finishes this rotation"
-            )
-        }
-        e @ RotateError::RetireFailed { .. } => {
-            let RotateError::RetireFailed {
-                user,
-                secret,
-                action,
-                ..
-            } = &e
-            else {
-                unreachable!()
-            };
-            format!(
-                "{e}; retire the old key with `sesctl rotate {user} --secret-name {secret} --finish{}` once the \
-                 cause is fixed",
-                if *action == OldKeyAction::Delete {
-                    " --old-key delete"
-                } else {
-                    ""
-                }
-            )
-        }
+        ref e @ RotateError::PromotionUnknown {
+            ref user,
+            ref secret,
+            ..
+        } => format!(
+            "{e}. Once the secret can be read, re-run `sesctl rotate {user} --secret-name {secret}`: it \
+             finishes this rotation"
+        ),
+        ref e @ RotateError::RetireFailed {
+            ref user,
+            ref secret,
+            action,
+            ..
+        } => format!(
+            "{e}; retire the old key with `sesctl rotate {user} --secret-name {secret} --finish{}` once the \
+             cause is fixed",
+            if action == OldKeyAction::Delete {
+                " --old-key delete"
+            } else {
+                ""
+            }
+        ),
         RotateError::NotDelivered { cause: c, undo } => {
             format!("{}; {undo}; the old key is untouched", cause(&c))
         }

@@ -1346,6 +1346,18 @@ mod tests {
         }
     }
 
+    /// An operator's run of user `u` in eu-west-1 that knows nothing else yet.
+    fn operator() -> Origin {
+        Origin::Operator(OperatorRun {
+            user: "u".into(),
+            region: "eu-west-1".into(),
+            keys_before: vec![],
+            deleted: vec![],
+            current: None,
+            pending_key: None,
+        })
+    }
+
     #[test]
     fn one_key_leaves_room() {
         assert_eq!(
@@ -1448,14 +1460,7 @@ mod tests {
 
     #[test]
     fn an_operators_run_names_the_user_and_region_a_value_does_not() {
-        let origin = Origin::Operator(OperatorRun {
-            user: "u".into(),
-            region: "eu-west-1".into(),
-            keys_before: vec![],
-            deleted: vec![],
-            current: None,
-            pending_key: None,
-        });
+        let origin = operator();
         let plain = Secret::new("AKIAIOSFODNN7EXAMPLE:old-pass".to_string());
         let v = parse_value("s", STAGE_CURRENT, &plain, &origin).unwrap();
         assert_eq!(
@@ -1505,14 +1510,7 @@ mod tests {
             ),
         ]);
         let fm = Origin::SecretsManager;
-        let op = Origin::Operator(OperatorRun {
-            user: "u".into(),
-            region: "eu-west-1".into(),
-            keys_before: vec![],
-            deleted: vec![],
-            current: None,
-            pending_key: None,
-        });
+        let op = operator();
         for origin in [&fm, &op] {
             assert_eq!(guard(&versions, "pend", origin), Guard::Act);
             assert_eq!(guard(&versions, "cur", origin), Guard::AlreadyCurrent);
